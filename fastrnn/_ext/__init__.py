@@ -1,0 +1,1 @@
+"""Compiled kernels (Cython). Import only after validating inputs in Python."""

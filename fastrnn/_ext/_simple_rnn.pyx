@@ -1,0 +1,95 @@
+"""SimpleRNN forward pass and backpropagation through time.
+
+Shapes (T steps, B batch, I input features, H units), all C-contiguous, time-major:
+    x   (T, B, I)     inputs
+    W   (I, H)        kernel
+    U   (H, H)        recurrent kernel
+    b   (H,)          bias (zeros when the layer has none)
+    hs  (T + 1, B, H) hs[0] = initial state h0, hs[t + 1] = h_t (the step's output)
+
+Forward:  h_t = act(x_t W + h_{t-1} U + b)
+Backward, given dY = dL/dh_t for every step (T, B, H):
+    dz_t      = (dY_t + dh_t) * act'(h_t),   dh_{t-1} = dz_t U^T
+    dW = x^T dz,  dU = hs[:T]^T dz,  db = sum dz,  dx = dz W^T,  dh0 = dh_{-1}
+Every argument is validated by the Python layer before these run.
+"""
+from cython cimport floating
+from libc.string cimport memcpy
+
+from fastrnn._ext._blas cimport gemm, axpy
+from fastrnn._ext._csrc cimport fr_bias_act_f, fr_bias_act_d, fr_act_grad_f, fr_act_grad_d
+
+
+cdef inline void bias_act(floating *z, const floating *b, int rows, int cols,
+                          int act) noexcept nogil:
+    if floating is float:
+        fr_bias_act_f(z, b, rows, cols, cols, act)
+    else:
+        fr_bias_act_d(z, b, rows, cols, cols, act)
+
+
+cdef inline void act_grad(floating *dz, const floating *dh, const floating *h, long n,
+                          int act) noexcept nogil:
+    if floating is float:
+        fr_act_grad_f(dz, dh, h, n, act)
+    else:
+        fr_act_grad_d(dz, dh, h, n, act)
+
+
+def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
+            const floating[:, ::1] U, const floating[::1] b,
+            floating[:, :, ::1] hs, int act):
+    """Fill hs (T + 1, B, H) from x (T, B, I); hs[0] must hold the initial state."""
+    cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = W.shape[1]
+    cdef int t
+    cdef long step = <long> B * H
+    with nogil:
+        # Input projection of all steps at once: hs[1:] = x W   ((T B) x I) (I x H)
+        gemm(False, False, T * B, H, I, <floating> 1, &x[0, 0, 0], I,
+             &W[0, 0], H, <floating> 0, &hs[1, 0, 0], H)
+        for t in range(T):
+            # hs[t + 1] += hs[t] U, then act(. + b) in place
+            gemm(False, False, B, H, H, <floating> 1, &hs[t, 0, 0], H,
+                 &U[0, 0], H, <floating> 1, &hs[t + 1, 0, 0], H)
+            bias_act(&hs[t + 1, 0, 0], &b[0], B, H, act)
+
+
+def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
+             const floating[:, ::1] U, const floating[:, :, ::1] hs,
+             const floating[:, :, ::1] dy, bint sequences,
+             floating[:, ::1] dW, floating[:, ::1] dU, floating[::1] db,
+             floating[:, :, ::1] dx, floating[:, ::1] dh0,
+             floating[:, :, ::1] dz, int act):
+    """Backpropagation through time; overwrites dW, dU, db, dx, dh0.
+
+    dy is (T, B, H) when sequences is true, else (1, B, H): the gradient of the
+    last output only.  dz (T, B, H) is workspace; dh0 (B, H) also carries the
+    running state gradient during the loop.
+    """
+    cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = W.shape[1]
+    cdef int t, j
+    cdef long n = <long> B * H
+    cdef long r
+    cdef const floating *pz
+    with nogil:
+        # dh0 holds dL/dh_t as t runs down to 0; it ends as dL/dh0.
+        memcpy(&dh0[0, 0], &dy[dy.shape[0] - 1, 0, 0], n * sizeof(floating))
+        for t in range(T - 1, -1, -1):
+            if sequences and t < T - 1:
+                axpy(n, <floating> 1, &dy[t, 0, 0], &dh0[0, 0])
+            act_grad(&dz[t, 0, 0], &dh0[0, 0], &hs[t + 1, 0, 0], n, act)
+            gemm(False, True, B, H, H, <floating> 1, &dz[t, 0, 0], H,
+                 &U[0, 0], H, <floating> 0, &dh0[0, 0], H)
+        # Weight gradients over all steps at once.
+        gemm(True, False, I, H, T * B, <floating> 1, &x[0, 0, 0], I,
+             &dz[0, 0, 0], H, <floating> 0, &dW[0, 0], H)
+        gemm(True, False, H, H, T * B, <floating> 1, &hs[0, 0, 0], H,
+             &dz[0, 0, 0], H, <floating> 0, &dU[0, 0], H)
+        gemm(False, True, T * B, I, H, <floating> 1, &dz[0, 0, 0], H,
+             &W[0, 0], H, <floating> 0, &dx[0, 0, 0], I)
+        pz = &dz[0, 0, 0]
+        for j in range(H):
+            db[j] = 0
+        for r in range(<long> T * B):
+            for j in range(H):
+                db[j] += pz[r * H + j]

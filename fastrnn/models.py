@@ -1,0 +1,292 @@
+"""Sequential: Keras's linear stack of layers, with compile / fit / evaluate / predict."""
+import numpy as np
+
+from fastrnn import callbacks as callbacks_module
+from fastrnn import config, losses, metrics as metrics_module, optimizers, utils
+from fastrnn.data import adjust_rank, check_batch_size, to_float_array
+from fastrnn.layers.base import Layer, unique_name
+from fastrnn.layers.core import InputLayer
+
+
+class Sequential:
+    """A stack of layers, each feeding the next.
+
+    ``Sequential([Input(shape=(T, I)), SimpleRNN(16), Dense(1)])`` or ``add`` one by one.
+    """
+
+    def __init__(self, layers=None, name=None):
+        self.name = name or unique_name("sequential")
+        self.layers = []
+        self._input_shape = None
+        self.optimizer = None
+        self.loss = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # ------------------------------------------------------------ structure
+    def add(self, layer):
+        """Append a layer; an InputLayer (from ``Input``) only sets the input shape."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a fastrnn layer, got {layer!r}.")
+        if isinstance(layer, InputLayer):
+            if self.layers or self._input_shape is not None:
+                raise ValueError("Input must be the first entry of a Sequential model.")
+            self._input_shape = layer._input_shape_arg
+            return
+        if layer._input_shape_arg is not None and not self.layers and self._input_shape is None:
+            self._input_shape = layer._input_shape_arg
+        self.layers.append(layer)
+        if self._input_shape is not None:
+            self.build(self._input_shape)
+
+    def build(self, input_shape):
+        """Build every layer for inputs of shape ``input_shape`` (no batch axis)."""
+        shape = tuple(input_shape)
+        self._input_shape = shape
+        for layer in self.layers:
+            if not layer.built:
+                layer.build(shape)
+            elif tuple(layer.input_shape) != shape:
+                raise ValueError(f"Layer {layer.name!r} was built for inputs {layer.input_shape},"
+                                 f" but receives {shape}.")
+            shape = layer.output_shape
+
+    @property
+    def built(self):
+        return bool(self.layers) and all(layer.built for layer in self.layers)
+
+    @property
+    def dtype(self):
+        return self.layers[0].dtype if self.layers else config.standardize_dtype(None)
+
+    @property
+    def output_shape(self):
+        return (None,) + tuple(self.layers[-1].output_shape)
+
+    @property
+    def weights(self):
+        return [w for layer in self.layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    def get_weights(self):
+        """Copies of every layer's weights, in Keras's order."""
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Set every layer's weights from a flat list in ``get_weights`` order."""
+        self._require_built()
+        weights = list(weights)
+        total = len(self.weights)
+        if len(weights) != total:
+            raise ValueError(f"set_weights expects {total} arrays, got {len(weights)}.")
+        for layer in self.layers:
+            n = len(layer.weights)
+            layer.set_weights(weights[:n])
+            weights = weights[n:]
+
+    def count_params(self):
+        return sum(layer.count_params() for layer in self.layers)
+
+    # -------------------------------------------------------------- compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+        """Choose the optimizer, the loss and the metrics (strings or objects)."""
+        if loss is None:
+            raise ValueError("compile needs a loss, e.g. loss='mse'.")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss)
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"metrics must be a list, got {metrics!r}.")
+        self._metric_ids = list(metrics or [])
+        self.metrics = None
+        self.compiled = True
+
+    def _resolve_metrics(self):
+        if self.metrics is None:
+            self.metrics = [metrics_module.get(m, self.loss, self.layers[-1].output_shape)
+                            for m in self._metric_ids]
+        return self.metrics
+
+    # ----------------------------------------------------------------- data
+    def _prepare_x(self, x):
+        if not self.layers:
+            raise ValueError("The model has no layers: add some before using it.")
+        x = to_float_array(x, self.dtype, "x")
+        if self._input_shape is None:
+            self.build(x.shape[1:])
+        elif not self.built:
+            self.build(self._input_shape)
+        return adjust_rank(x, self._input_shape)
+
+    def _prepare_y(self, y, n):
+        y = to_float_array(y, self.dtype, "y")
+        if y.shape[0] != n:
+            raise ValueError(f"x and y have different numbers of samples: {n} and {y.shape[0]}.")
+        return y
+
+    def _require_compiled(self):
+        if not self.compiled:
+            raise RuntimeError("You must call compile() before training or evaluating "
+                               "the model.")
+
+    def _require_built(self):
+        if not self.built:
+            raise ValueError("The model is not built yet: give the first layer an input_shape, "
+                             "start with Input(shape=...), or call it on data first.")
+
+    # ---------------------------------------------------------------- steps
+    def _forward(self, x, training):
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def _train_step(self, x, y):
+        """One optimizer step on a batch; returns (loss, predictions)."""
+        out = self._forward(x, training=True)
+        loss, dy = self.loss.value_and_grad(y, out)
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        variables, grads = [], []
+        for layer in self.layers:
+            if layer.trainable:
+                variables.extend(layer.weights)
+                grads.extend(layer.grads)
+        self.optimizer.apply(variables, grads)
+        return loss, out
+
+    def _batch_logs(self, loss, y, out):
+        logs = {"loss": loss}
+        for metric in self._resolve_metrics():
+            logs[metric.name] = float(np.mean(metric(y, out)))
+        return logs
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
+        """Train for ``epochs`` passes over (x, y); returns a History."""
+        self._require_compiled()
+        batch_size = check_batch_size(batch_size)
+        x = self._prepare_x(x)
+        y = self._prepare_y(y, x.shape[0])
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split}.")
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a tuple (x_val, y_val).")
+            x_val = self._prepare_x(validation_data[0])
+            y_val = self._prepare_y(validation_data[1], x_val.shape[0])
+        elif validation_split:
+            split = int(x.shape[0] * (1.0 - validation_split))
+            if split == 0 or split == x.shape[0]:
+                raise ValueError(f"validation_split={validation_split} leaves no samples for "
+                                 f"training or for validation out of {x.shape[0]}.")
+            x, x_val, y, y_val = x[:split], x[split:], y[:split], y[split:]
+        else:
+            x_val = y_val = None
+
+        n = x.shape[0]
+        steps = -(-n // batch_size)
+        history = callbacks_module.History()
+        cbs = list(callbacks or [])
+        if verbose in ("auto", 1, 2, True):
+            cbs.append(callbacks_module.EpochLogger())
+        cbs.append(history)
+        params = {"epochs": epochs, "steps": steps, "verbose": verbose}
+        cb = callbacks_module.CallbackList(cbs, self, params)
+        self.stop_training = False
+        self.history = history
+        cb.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            cb.on_epoch_begin(epoch)
+            order = utils.rng().permutation(n) if shuffle else None
+            totals, seen = {}, 0
+            for step in range(steps):
+                cb.on_train_batch_begin(step)
+                if order is None:
+                    xb = x[step * batch_size:(step + 1) * batch_size]
+                    yb = y[step * batch_size:(step + 1) * batch_size]
+                else:
+                    idx = order[step * batch_size:(step + 1) * batch_size]
+                    xb, yb = x[idx], y[idx]
+                loss, out = self._train_step(xb, yb)
+                logs = self._batch_logs(loss, yb, out)
+                seen += xb.shape[0]
+                for key, value in logs.items():
+                    totals[key] = totals.get(key, 0.0) + value * xb.shape[0]
+                cb.on_train_batch_end(step, {k: v / seen for k, v in totals.items()})
+            epoch_logs = {k: v / seen for k, v in totals.items()}
+            if x_val is not None:
+                val = self._evaluate_arrays(x_val, y_val, batch_size)
+                epoch_logs.update({"val_" + k: v for k, v in val.items()})
+            cb.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        cb.on_train_end()
+        return history
+
+    # ------------------------------------------------------- evaluate/predict
+    def _evaluate_arrays(self, x, y, batch_size):
+        totals = {}
+        for start in range(0, x.shape[0], batch_size):
+            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+            out = self._forward(xb, training=False)
+            logs = self._batch_logs(self.loss(yb, out), yb, out)
+            for key, value in logs.items():
+                totals[key] = totals.get(key, 0.0) + value * xb.shape[0]
+        return {k: v / x.shape[0] for k, v in totals.items()}
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
+        """Loss (and metrics) over (x, y): a float, a list, or a dict with return_dict."""
+        self._require_compiled()
+        batch_size = check_batch_size(batch_size)
+        x = self._prepare_x(x)
+        y = self._prepare_y(y, x.shape[0])
+        logs = self._evaluate_arrays(x, y, batch_size)
+        return self._format_logs(logs, return_dict)
+
+    def _format_logs(self, logs, return_dict):
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto"):
+        """Outputs for every sample of x, computed batch by batch."""
+        batch_size = check_batch_size(batch_size)
+        x = self._prepare_x(x)
+        outs = [self._forward(x[s:s + batch_size], training=False)
+                for s in range(0, x.shape[0], batch_size)]
+        return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=0)
+
+    def predict_on_batch(self, x):
+        """Outputs for x computed as one batch."""
+        return self._forward(self._prepare_x(x), training=False)
+
+    def train_on_batch(self, x, y, return_dict=False):
+        """One optimizer step on (x, y) as a single batch; returns the batch's loss/metrics."""
+        self._require_compiled()
+        x = self._prepare_x(x)
+        y = self._prepare_y(y, x.shape[0])
+        loss, out = self._train_step(x, y)
+        return self._format_logs(self._batch_logs(loss, y, out), return_dict)
+
+    def test_on_batch(self, x, y, return_dict=False):
+        self._require_compiled()
+        x = self._prepare_x(x)
+        y = self._prepare_y(y, x.shape[0])
+        return self._format_logs(self._evaluate_arrays(x, y, x.shape[0]), return_dict)
+
+    def __call__(self, x, training=False):
+        return self._forward(self._prepare_x(x), training=training)
+
+    # -------------------------------------------------------------- summary
+    def summary(self, print_fn=None):
+        """Print Keras's table: layer (type), output shape, parameter count, totals."""
+        from fastrnn._summary import summary_text
+        text = summary_text(self)
+        (print_fn or print)(text)

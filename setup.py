@@ -1,0 +1,51 @@
+"""Build the Cython kernels of fastrnn.
+
+Compiler directives are set once here.  FASTRNN_BOUNDSCHECK=1 in the environment
+turns bounds checking (and wraparound) back on for a debugging build.
+No -march=native and no -ffast-math: the build must run on any x86-64 and keep
+IEEE NaN/Inf semantics.
+"""
+import os
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG_CHECKS = os.environ.get("FASTRNN_BOUNDSCHECK", "0") not in ("", "0")
+
+DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": DEBUG_CHECKS,
+    "wraparound": DEBUG_CHECKS,
+    "initializedcheck": DEBUG_CHECKS,
+    "cdivision": True,
+    "embedsignature": True,
+}
+
+C_SOURCES = ["csrc/activations.c"]
+COMMON = dict(
+    include_dirs=["csrc", np.get_include()],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    extra_compile_args=["-O3"],
+)
+
+# (module, needs the C helpers)
+MODULES = [
+    ("fastrnn._ext._blas", False),
+    ("fastrnn._ext._simple_rnn", True),
+    ("fastrnn._ext._optim", False),
+]
+
+
+def extension(name, with_csrc):
+    source = name.replace(".", "/") + ".pyx"
+    sources = [source] + (C_SOURCES if with_csrc else [])
+    return Extension(name, sources, **COMMON)
+
+
+setup(
+    ext_modules=cythonize(
+        [extension(name, with_csrc) for name, with_csrc in MODULES],
+        compiler_directives=DIRECTIVES,
+    ),
+)

@@ -1,0 +1,35 @@
+"""Make sure the tests exercise the installed, compiled fastrnn, not the source tree.
+
+With the package folder at the repository root, ``python -m pytest`` from the root
+would import ./fastrnn (whose extensions are not built there).  Run ``pytest`` from
+the virtual environment the README installs into; set FASTRNN_ALLOW_INPLACE=1 to
+test an in-place build (``python setup.py build_ext --inplace``) on purpose.
+"""
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+import fastrnn
+
+_REPO = pathlib.Path(__file__).resolve().parent.parent
+_PKG = pathlib.Path(fastrnn.__file__).resolve().parent
+if _REPO in _PKG.parents and not os.environ.get("FASTRNN_ALLOW_INPLACE"):
+    raise RuntimeError(
+        f"tests imported fastrnn from the source tree ({_PKG}) instead of the installed "
+        "package: run the README's test command (pytest from the virtual environment), "
+        "or set FASTRNN_ALLOW_INPLACE=1 after an in-place build.")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture(autouse=True)
+def _default_floatx():
+    """Every test starts and ends with float32 as the default float type."""
+    fastrnn.config.set_floatx("float32")
+    yield
+    fastrnn.config.set_floatx("float32")
