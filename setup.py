@@ -22,17 +22,20 @@ DIRECTIVES = {
     "embedsignature": True,
 }
 
-C_SOURCES = ["csrc/activations.c"]
+C_SOURCES = ["csrc/activations.c", "csrc/gates.c"]
 COMMON = dict(
     include_dirs=["csrc", np.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    extra_compile_args=["-O3"],
+    # -fno-math-errno lets sqrt vectorize; it changes no result, NaN and Inf included.
+    extra_compile_args=["-O3", "-fno-math-errno"],
 )
 
 # (module, needs the C helpers)
 MODULES = [
     ("fastrnn._ext._blas", False),
     ("fastrnn._ext._simple_rnn", True),
+    ("fastrnn._ext._lstm", True),
+    ("fastrnn._ext._gru", True),
     ("fastrnn._ext._optim", False),
 ]
 

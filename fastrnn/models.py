@@ -156,7 +156,7 @@ class Sequential:
             if layer.trainable:
                 variables.extend(layer.weights)
                 grads.extend(layer.grads)
-        self.optimizer.apply(variables, grads)
+        self.optimizer.apply(grads, variables)
         return loss, out
 
     def _batch_logs(self, loss, y, out):
