@@ -2,17 +2,6 @@
 #include <math.h>
 #include "activations.h"
 
-/* Overflow-free logistic function: exp is only taken of a non-positive number. */
-#define DEFINE_SIGMOID(T, SUFFIX, EXP)                                        \
-    T fr_sigmoid_##SUFFIX(T x) {                                              \
-        if (x >= 0) {                                                         \
-            return (T)1 / ((T)1 + EXP(-x));                                   \
-        } else {                                                              \
-            T e = EXP(x);                                                     \
-            return e / ((T)1 + e);                                            \
-        }                                                                     \
-    }
-
 #define DEFINE_BIAS_ACT(T, SUFFIX, TANH)                                      \
     void fr_bias_act_##SUFFIX(T *z, const T *b, int rows, int cols, int ld,   \
                               int act) {                                      \
@@ -59,9 +48,18 @@
         }                                                                     \
     }
 
-DEFINE_SIGMOID(float, f, expf)
-DEFINE_SIGMOID(double, d, exp)
 DEFINE_BIAS_ACT(float, f, tanhf)
 DEFINE_BIAS_ACT(double, d, tanh)
+#define DEFINE_SUM_ROWS(T, SUFFIX)                                            \
+    void fr_sum_rows_##SUFFIX(const T *a, long rows, int cols, T *out) {      \
+        for (int c = 0; c < cols; c++) out[c] = 0;                            \
+        for (long r = 0; r < rows; r++) {                                     \
+            const T *ar = a + r * cols;                                       \
+            for (int c = 0; c < cols; c++) out[c] += ar[c];                   \
+        }                                                                     \
+    }
+
+DEFINE_SUM_ROWS(float, f)
+DEFINE_SUM_ROWS(double, d)
 DEFINE_ACT_GRAD(float, f)
 DEFINE_ACT_GRAD(double, d)

@@ -24,8 +24,40 @@ void fr_bias_act_f(float *z, const float *b, int rows, int cols, int ld, int act
 void fr_bias_act_d(double *z, const double *b, int rows, int cols, int ld, int act);
 void fr_act_grad_f(float *dz, const float *dh, const float *h, long n, int act);
 void fr_act_grad_d(double *dz, const double *dh, const double *h, long n, int act);
+/* out[c] = sum over r of a[r * cols + c]: the bias gradient of a (rows, cols) block. */
+void fr_sum_rows_f(const float *a, long rows, int cols, float *out);
+void fr_sum_rows_d(const double *a, long rows, int cols, double *out);
 
-float fr_sigmoid_f(float x);
-double fr_sigmoid_d(double x);
+/* Scalar activations by code, inline for the gate kernels:
+ *   fr_act_{f,d}(x, act)   the activation of x
+ *   fr_dact_{f,d}(y, act)  its derivative, from the output y = act(x)
+ * The logistic function takes exp only of a non-positive number: no overflow. */
+#include <math.h>
+
+#define FR_DEFINE_SCALAR_ACT(T, SUFFIX, EXP, TANH)                            \
+    static inline T fr_sigmoid_##SUFFIX(T x) {                                \
+        if (x >= 0) return (T)1 / ((T)1 + EXP(-x));                           \
+        T e = EXP(x);                                                         \
+        return e / ((T)1 + e);                                                \
+    }                                                                         \
+    static inline T fr_act_##SUFFIX(T x, int act) {                           \
+        switch (act) {                                                        \
+        case FR_TANH: return TANH(x);                                         \
+        case FR_SIGMOID: return fr_sigmoid_##SUFFIX(x);                       \
+        case FR_RELU: return (x < 0) ? (T)0 : x;                              \
+        default: return x;                                                    \
+        }                                                                     \
+    }                                                                         \
+    static inline T fr_dact_##SUFFIX(T y, int act) {                          \
+        switch (act) {                                                        \
+        case FR_TANH: return (T)1 - y * y;                                    \
+        case FR_SIGMOID: return y * ((T)1 - y);                               \
+        case FR_RELU: return (y > 0) ? (T)1 : (T)0;                           \
+        default: return (T)1;                                                 \
+        }                                                                     \
+    }
+
+FR_DEFINE_SCALAR_ACT(float, f, expf, tanhf)
+FR_DEFINE_SCALAR_ACT(double, d, exp, tanh)
 
 #endif

@@ -153,7 +153,7 @@ _CLASSES = {cls.__name__: cls for cls in _ALIASES.values()}
 
 def get(identifier):
     """Resolve a Keras name ('glorot_uniform'), a class name, a config dict or an instance."""
-    if isinstance(identifier, Initializer):
+    if isinstance(identifier, Initializer) or callable(identifier):
         return identifier
     if isinstance(identifier, str):
         key = identifier if identifier in _CLASSES else identifier.lower()

@@ -17,23 +17,7 @@ from cython cimport floating
 from libc.string cimport memcpy
 
 from fastrnn._ext._blas cimport gemm, axpy
-from fastrnn._ext._csrc cimport fr_bias_act_f, fr_bias_act_d, fr_act_grad_f, fr_act_grad_d
-
-
-cdef inline void bias_act(floating *z, const floating *b, int rows, int cols,
-                          int act) noexcept nogil:
-    if floating is float:
-        fr_bias_act_f(z, b, rows, cols, cols, act)
-    else:
-        fr_bias_act_d(z, b, rows, cols, cols, act)
-
-
-cdef inline void act_grad(floating *dz, const floating *dh, const floating *h, long n,
-                          int act) noexcept nogil:
-    if floating is float:
-        fr_act_grad_f(dz, dh, h, n, act)
-    else:
-        fr_act_grad_d(dz, dh, h, n, act)
+from fastrnn._ext._elementwise cimport bias_act, act_grad, sum_rows
 
 
 def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
@@ -42,7 +26,6 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
     """Fill hs (T + 1, B, H) from x (T, B, I); hs[0] must hold the initial state."""
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = W.shape[1]
     cdef int t
-    cdef long step = <long> B * H
     with nogil:
         # Input projection of all steps at once: hs[1:] = x W   ((T B) x I) (I x H)
         gemm(False, False, T * B, H, I, <floating> 1, &x[0, 0, 0], I,
@@ -67,10 +50,8 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
     running state gradient during the loop.
     """
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = W.shape[1]
-    cdef int t, j
+    cdef int t
     cdef long n = <long> B * H
-    cdef long r
-    cdef const floating *pz
     with nogil:
         # dh0 holds dL/dh_t as t runs down to 0; it ends as dL/dh0.
         memcpy(&dh0[0, 0], &dy[dy.shape[0] - 1, 0, 0], n * sizeof(floating))
@@ -87,9 +68,4 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
              &dz[0, 0, 0], H, <floating> 0, &dU[0, 0], H)
         gemm(False, True, T * B, I, H, <floating> 1, &dz[0, 0, 0], H,
              &W[0, 0], H, <floating> 0, &dx[0, 0, 0], I)
-        pz = &dz[0, 0, 0]
-        for j in range(H):
-            db[j] = 0
-        for r in range(<long> T * B):
-            for j in range(H):
-                db[j] += pz[r * H + j]
+        sum_rows(&dz[0, 0, 0], <long> T * B, H, &db[0])

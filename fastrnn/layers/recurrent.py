@@ -1,9 +1,9 @@
-"""Recurrent layers: the RNN base and SimpleRNN.
+"""Recurrent layers: the RNN base, SimpleRNN, LSTM and GRU.
 
 Inputs are batch-major as in Keras, x (B, T, I).  Inside, the kernels work
 time-major: x is copied once to (T, B, I) (reversed in time for go_backwards), the
-states live in hs (T + 1, B, H) with hs[0] the initial state, and every per-step
-block is contiguous.  Buffers are allocated once per (T, B) and reused.
+hidden states live in hs (T + 1, B, H) with hs[0] the initial state, and every
+per-step block is contiguous.  Buffers are allocated once per (T, B) and reused.
 """
 from collections import OrderedDict
 
@@ -11,7 +11,7 @@ import numpy as np
 
 from fastrnn import activations, initializers
 from fastrnn.layers.base import Layer
-from fastrnn._ext import _simple_rnn
+from fastrnn._ext import _gru, _lstm, _simple_rnn
 
 _MAX_WORKSPACES = 4
 
@@ -19,11 +19,14 @@ _MAX_WORKSPACES = 4
 class RNN(Layer):
     """Shared machinery of SimpleRNN, LSTM and GRU.
 
-    Subclasses set ``gates`` and implement ``_allocate(T, B)``,
-    ``_kernel_forward(xt, ws)`` and ``_kernel_backward(xt, ws, dy, sequences)``.
+    Subclasses set ``gates`` and ``state_names`` and implement ``_allocate(T, B)``
+    (a dict of buffers with at least 'hs', 'dx' and one '<state>0' initial-state
+    buffer per state), ``_kernel_forward(xt, ws)`` and
+    ``_kernel_backward(xt, ws, dyt, sequences, dstates)`` returning dx (T, B, I).
     """
 
     gates = 1
+    state_names = ("h",)
 
     def __init__(self, units, activation="tanh", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -34,15 +37,15 @@ class RNN(Layer):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"{type(self).__name__}: units must be a positive integer, "
                              f"got {units!r}.")
-        for flag, value in (("return_state", return_state), ("stateful", stateful)):
-            if value:
-                raise NotImplementedError(f"{type(self).__name__}: {flag}=True is not "
-                                          "supported yet.")
+        if stateful:
+            raise NotImplementedError(f"{type(self).__name__}: stateful=True is not "
+                                      "supported yet.")
         if dropout or recurrent_dropout:
             raise NotImplementedError(f"{type(self).__name__}: dropout and recurrent_dropout "
                                       "are not supported yet.")
         self.units = int(units)
         self.activation = activations.get(activation)
+        self._act = activations.kernel_code(self.activation, type(self).__name__)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
@@ -51,7 +54,9 @@ class RNN(Layer):
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
         self.seed = seed
+        self.state_grads = None
         self._workspaces = OrderedDict()
+        self._ws = None
 
     # ------------------------------------------------------------------ build
     def build(self, input_shape):
@@ -63,13 +68,16 @@ class RNN(Layer):
         self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, gh),
                                                 self.recurrent_initializer)
         if self.use_bias:
-            self.bias = self.add_weight("bias", self._bias_shape(), self.bias_initializer)
+            self.bias = self.add_weight("bias", self._bias_shape(), self._bias_init())
         else:
             self.bias = np.zeros(self._bias_shape(), self.dtype)
         super().build(input_shape)
 
     def _bias_shape(self):
         return (self.gates * self.units,)
+
+    def _bias_init(self):
+        return self.bias_initializer
 
     def compute_output_shape(self, input_shape):
         if self.return_sequences:
@@ -87,8 +95,12 @@ class RNN(Layer):
         return ws
 
     # ---------------------------------------------------------------- forward
-    def forward(self, x, training=False):
-        """x (B, T, I) -> (B, T, H) with return_sequences, else (B, H)."""
+    def forward(self, x, training=False, initial_state=None):
+        """x (B, T, I) -> (B, T, H) with return_sequences, else (B, H).
+
+        With return_state the result is [output, *final states] (LSTM: h and c).
+        initial_state: a list of (B, H) arrays, one per state; zeros by default.
+        """
         self._check_input(x, 3)
         if x.dtype != self.dtype:
             raise ValueError(f"Layer {self.name!r} expects {self.dtype} inputs, got {x.dtype}.")
@@ -100,28 +112,66 @@ class RNN(Layer):
             xt = xt[::-1]
         xt = np.ascontiguousarray(xt)
         ws = self._workspace(T, B)
-        ws["hs"][0] = 0
+        self._set_initial_state(ws, initial_state, B)
         self._kernel_forward(xt, ws)
         self._xt, self._ws = xt, ws
         hs = ws["hs"]
-        if self.return_sequences:
-            return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
-        return hs[T].copy()
+        out = np.ascontiguousarray(hs[1:].transpose(1, 0, 2)) if self.return_sequences \
+            else hs[T].copy()
+        if self.return_state:
+            return [out] + self._final_states(ws)
+        return out
+
+    def _set_initial_state(self, ws, initial_state, B):
+        n = len(self.state_names)
+        if initial_state is None:
+            for name in self.state_names:
+                ws[name + "0"][...] = 0
+            return
+        if not isinstance(initial_state, (list, tuple)):
+            initial_state = [initial_state]
+        if len(initial_state) != n:
+            raise ValueError(f"Layer {self.name!r} expects {n} initial state(s) "
+                             f"({', '.join(self.state_names)}), got {len(initial_state)}.")
+        for name, value in zip(self.state_names, initial_state):
+            value = np.asarray(value)
+            if value.shape != (B, self.units):
+                raise ValueError(f"Layer {self.name!r}: initial state {name!r} must have shape "
+                                 f"{(B, self.units)}, got {value.shape}.")
+            if not np.all(np.isfinite(value)):
+                raise ValueError(f"Layer {self.name!r}: initial state {name!r} contains NaN "
+                                 "or Inf.")
+            ws[name + "0"][...] = value
+
+    def _final_states(self, ws):
+        return [ws["hs"][-1].copy()]
 
     # --------------------------------------------------------------- backward
     def backward(self, dy):
-        """dy like the forward output -> dx (B, T, I); fills self.grads."""
+        """dy like the forward output -> dx (B, T, I); fills self.grads and
+        self.state_grads (the gradients of the initial states)."""
+        if self._ws is None:
+            raise RuntimeError(f"Layer {self.name!r}: backward needs a forward pass first "
+                               "(each forward serves one backward).")
+        dstates = [None] * len(self.state_names)
+        if self.return_state:
+            dy, dstates = dy[0], list(dy[1:])
         if self.return_sequences:
-            dyt = np.ascontiguousarray(dy.transpose(1, 0, 2), dtype=self.dtype)
+            dyt = np.ascontiguousarray(np.asarray(dy, self.dtype).transpose(1, 0, 2))
         else:
             dyt = np.ascontiguousarray(dy, dtype=self.dtype)[None]
-        dxt = self._kernel_backward(self._xt, self._ws, dyt, self.return_sequences)
+        if dstates[0] is not None:
+            dyt = dyt.copy() if not self.return_sequences else dyt
+            dyt[-1] += dstates[0]
+        ws, self._ws = self._ws, None
+        dxt = self._kernel_backward(self._xt, ws, dyt, self.return_sequences, dstates)
+        self.state_grads = [ws["d" + name + "0"].copy() for name in self.state_names]
         if self.go_backwards:
             dxt = dxt[::-1]
         return np.ascontiguousarray(dxt.transpose(1, 0, 2))
 
-    def _bias_grad(self):
-        return self.grads[2] if self.use_bias else self._ws["db"]
+    def _bias_grad(self, ws):
+        return self.grads[2] if self.use_bias else ws["db"]
 
     # ----------------------------------------------------------------- config
     def get_config(self):
@@ -144,22 +194,142 @@ class SimpleRNN(RNN):
 
     gates = 1
 
-    def __init__(self, units, activation="tanh", **kwargs):
-        super().__init__(units, activation=activation, **kwargs)
-        self._act_code = activations.kernel_code(self.activation, "SimpleRNN")
-
     def _allocate(self, T, B):
         H, I, dt = self.units, self.kernel.shape[0], self.dtype
-        return {"hs": np.zeros((T + 1, B, H), dt), "dz": np.empty((T, B, H), dt),
+        hs = np.zeros((T + 1, B, H), dt)
+        return {"hs": hs, "h0": hs[0], "dz": np.empty((T, B, H), dt),
                 "dx": np.empty((T, B, I), dt), "dh0": np.empty((B, H), dt),
                 "db": np.empty(H, dt)}
 
     def _kernel_forward(self, xt, ws):
         _simple_rnn.forward(xt, self.kernel, self.recurrent_kernel, self.bias, ws["hs"],
-                            self._act_code)
+                            self._act)
 
-    def _kernel_backward(self, xt, ws, dyt, sequences):
+    def _kernel_backward(self, xt, ws, dyt, sequences, dstates):
         _simple_rnn.backward(xt, self.kernel, self.recurrent_kernel, ws["hs"], dyt, sequences,
-                             self.grads[0], self.grads[1], self._bias_grad(), ws["dx"],
-                             ws["dh0"], ws["dz"], self._act_code)
+                             self.grads[0], self.grads[1], self._bias_grad(ws), ws["dx"],
+                             ws["dh0"], ws["dz"], self._act)
         return ws["dx"]
+
+
+class LSTM(RNN):
+    """Long short-term memory, Keras 3 formulas, gates i, f, c, o:
+
+        z = x_t W + h_{t-1} U + b;  i, f, o = ract(z_i), ract(z_f), ract(z_o)
+        c_t = f c_{t-1} + i act(z_c);  h_t = o act(c_t)
+
+    Weights: kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,).  With
+    unit_forget_bias (default) the forget-gate bias starts at one.
+    """
+
+    gates = 4
+    state_names = ("h", "c")
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
+                 unit_forget_bias=True, **kwargs):
+        super().__init__(units, activation=activation, **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self._ract = activations.kernel_code(self.recurrent_activation, "LSTM")
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    def _bias_init(self):
+        if not self.unit_forget_bias:
+            return self.bias_initializer
+        H, base = self.units, self.bias_initializer
+
+        def init(shape, dtype):
+            return np.concatenate([base((H,), dtype), np.ones(H, dtype), base((2 * H,), dtype)])
+        return init
+
+    def _allocate(self, T, B):
+        H, I, dt = self.units, self.kernel.shape[0], self.dtype
+        hs, cs = np.zeros((T + 1, B, H), dt), np.zeros((T + 1, B, H), dt)
+        return {"hs": hs, "cs": cs, "h0": hs[0], "c0": cs[0],
+                "z": np.empty((T, B, 4 * H), dt), "ac": np.empty((T, B, H), dt),
+                "dx": np.empty((T, B, I), dt), "dh0": np.empty((B, H), dt),
+                "dc0": np.empty((B, H), dt), "db": np.empty(4 * H, dt)}
+
+    def _final_states(self, ws):
+        return [ws["hs"][-1].copy(), ws["cs"][-1].copy()]
+
+    def _kernel_forward(self, xt, ws):
+        _lstm.forward(xt, self.kernel, self.recurrent_kernel, self.bias, ws["hs"], ws["cs"],
+                      ws["z"], ws["ac"], self._act, self._ract)
+
+    def _kernel_backward(self, xt, ws, dyt, sequences, dstates):
+        ws["dc0"][...] = 0 if dstates[1] is None else dstates[1]
+        _lstm.backward(xt, self.kernel, self.recurrent_kernel, ws["hs"], ws["cs"], ws["z"],
+                       ws["ac"], dyt, sequences, self.grads[0], self.grads[1],
+                       self._bias_grad(ws), ws["dx"], ws["dh0"], ws["dc0"],
+                       self._act, self._ract)
+        return ws["dx"]
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(recurrent_activation=self.recurrent_activation.name,
+                   unit_forget_bias=self.unit_forget_bias)
+        return cfg
+
+
+class GRU(RNN):
+    """Gated recurrent unit, Keras 3 formulas, gates z, r, h.
+
+    reset_after=True (default): bias (2, 3H) = [input bias, recurrent bias] and
+        hh = act(x_t W_h + b_h + r (h_{t-1} U_h + b_rec_h)).
+    reset_after=False: bias (3H,) and hh = act(x_t W_h + b_h + (r h_{t-1}) U_h).
+    Then z = ract(.), r = ract(.) and h_t = z h_{t-1} + (1 - z) hh.
+    Weights: kernel (I, 3H), recurrent_kernel (H, 3H), bias.
+    """
+
+    gates = 3
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
+                 reset_after=True, **kwargs):
+        super().__init__(units, activation=activation, **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self._ract = activations.kernel_code(self.recurrent_activation, "GRU")
+        self.reset_after = bool(reset_after)
+
+    def _bias_shape(self):
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def _allocate(self, T, B):
+        H, I, dt = self.units, self.kernel.shape[0], self.dtype
+        hs = np.zeros((T + 1, B, H), dt)
+        ws = {"hs": hs, "h0": hs[0], "xg": np.empty((T, B, 3 * H), dt),
+              "dx": np.empty((T, B, I), dt), "dh0": np.empty((B, H), dt),
+              "db": np.empty(self._bias_shape(), dt)}
+        if self.reset_after:
+            ws["mh"] = np.empty((T, B, 3 * H), dt)
+        else:
+            ws["rh"] = np.empty((T, B, H), dt)
+            ws["scratch"] = np.empty((B, 3 * H), dt)
+            ws["drh"] = np.empty((B, H), dt)
+        return ws
+
+    def _kernel_forward(self, xt, ws):
+        W, U, b = self.kernel, self.recurrent_kernel, self.bias
+        if self.reset_after:
+            _gru.forward_reset_after(xt, W, U, b, ws["hs"], ws["xg"], ws["mh"],
+                                     self._act, self._ract)
+        else:
+            _gru.forward_reset_before(xt, W, U, b, ws["hs"], ws["xg"], ws["rh"],
+                                      ws["scratch"], self._act, self._ract)
+
+    def _kernel_backward(self, xt, ws, dyt, sequences, dstates):
+        W, U = self.kernel, self.recurrent_kernel
+        dW, dU, db = self.grads[0], self.grads[1], self._bias_grad(ws)
+        if self.reset_after:
+            _gru.backward_reset_after(xt, W, U, ws["hs"], ws["xg"], ws["mh"], dyt, sequences,
+                                      dW, dU, db, ws["dx"], ws["dh0"], self._act, self._ract)
+        else:
+            _gru.backward_reset_before(xt, W, U, ws["hs"], ws["xg"], ws["rh"], dyt, sequences,
+                                       dW, dU, db, ws["dx"], ws["dh0"], ws["drh"],
+                                       self._act, self._ract)
+        return ws["dx"]
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(recurrent_activation=self.recurrent_activation.name,
+                   reset_after=self.reset_after)
+        return cfg

@@ -1,0 +1,15 @@
+/* The gate kernels of gates.h: gates_impl.h instantiated for float and double. */
+#include "activations.h"
+#include "gates.h"
+
+#define T float
+#define FR(name) name##_f
+#include "gates_impl.h"
+#undef T
+#undef FR
+
+#define T double
+#define FR(name) name##_d
+#include "gates_impl.h"
+#undef T
+#undef FR

@@ -1,0 +1,96 @@
+# Fused-type dispatch to the float/double C helpers of csrc/ (activations.h, gates.h).
+from cython cimport floating
+from fastrnn._ext._csrc cimport *
+
+
+cdef inline void bias_act(floating *z, const floating *b, int rows, int cols,
+                          int act) noexcept nogil:
+    """z (rows, cols) = act(z + b) in place; b (cols) or NULL."""
+    if floating is float:
+        fr_bias_act_f(z, b, rows, cols, cols, act)
+    else:
+        fr_bias_act_d(z, b, rows, cols, cols, act)
+
+
+cdef inline void act_grad(floating *dz, const floating *dh, const floating *h, long n,
+                          int act) noexcept nogil:
+    """dz (n) = dh * act'(.) through the outputs h."""
+    if floating is float:
+        fr_act_grad_f(dz, dh, h, n, act)
+    else:
+        fr_act_grad_d(dz, dh, h, n, act)
+
+
+cdef inline void sum_rows(const floating *a, long rows, int cols, floating *out) noexcept nogil:
+    """out (cols) = column sums of a (rows, cols)."""
+    if floating is float:
+        fr_sum_rows_f(a, rows, cols, out)
+    else:
+        fr_sum_rows_d(a, rows, cols, out)
+
+
+cdef inline void lstm_fwd(floating *z, const floating *b, const floating *c_prev,
+                          floating *c, floating *ac, floating *h, int B, int H,
+                          int act, int ract) noexcept nogil:
+    if floating is float:
+        fr_lstm_fwd_f(z, b, c_prev, c, ac, h, B, H, act, ract)
+    else:
+        fr_lstm_fwd_d(z, b, c_prev, c, ac, h, B, H, act, ract)
+
+
+cdef inline void lstm_bwd(floating *z, const floating *c_prev, const floating *ac,
+                          const floating *dh, floating *dc, int B, int H,
+                          int act, int ract) noexcept nogil:
+    if floating is float:
+        fr_lstm_bwd_f(z, c_prev, ac, dh, dc, B, H, act, ract)
+    else:
+        fr_lstm_bwd_d(z, c_prev, ac, dh, dc, B, H, act, ract)
+
+
+cdef inline void gru_fwd(floating *xg, floating *mh, const floating *brec,
+                         const floating *h_prev, floating *h, int B, int H,
+                         int act, int ract) noexcept nogil:
+    if floating is float:
+        fr_gru_fwd_f(xg, mh, brec, h_prev, h, B, H, act, ract)
+    else:
+        fr_gru_fwd_d(xg, mh, brec, h_prev, h, B, H, act, ract)
+
+
+cdef inline void gru_bwd(floating *xg, floating *mh, const floating *h_prev,
+                         floating *dh, int B, int H, int act, int ract) noexcept nogil:
+    if floating is float:
+        fr_gru_bwd_f(xg, mh, h_prev, dh, B, H, act, ract)
+    else:
+        fr_gru_bwd_d(xg, mh, h_prev, dh, B, H, act, ract)
+
+
+cdef inline void gru1_fwd_zr(floating *xg, const floating *mzr, const floating *h_prev,
+                             floating *rh, int B, int H, int ract) noexcept nogil:
+    if floating is float:
+        fr_gru1_fwd_zr_f(xg, mzr, h_prev, rh, B, H, ract)
+    else:
+        fr_gru1_fwd_zr_d(xg, mzr, h_prev, rh, B, H, ract)
+
+
+cdef inline void gru1_fwd_h(floating *xg, const floating *mh, const floating *h_prev,
+                            floating *h, int B, int H, int act) noexcept nogil:
+    if floating is float:
+        fr_gru1_fwd_h_f(xg, mh, h_prev, h, B, H, act)
+    else:
+        fr_gru1_fwd_h_d(xg, mh, h_prev, h, B, H, act)
+
+
+cdef inline void gru1_bwd_zh(floating *xg, const floating *h_prev, floating *dh,
+                             int B, int H, int act, int ract) noexcept nogil:
+    if floating is float:
+        fr_gru1_bwd_zh_f(xg, h_prev, dh, B, H, act, ract)
+    else:
+        fr_gru1_bwd_zh_d(xg, h_prev, dh, B, H, act, ract)
+
+
+cdef inline void gru1_bwd_r(floating *xg, const floating *h_prev, const floating *drh,
+                            floating *dh, int B, int H, int ract) noexcept nogil:
+    if floating is float:
+        fr_gru1_bwd_r_f(xg, h_prev, drh, dh, B, H, ract)
+    else:
+        fr_gru1_bwd_r_d(xg, h_prev, drh, dh, B, H, ract)

@@ -1,0 +1,70 @@
+"""LSTM forward pass and backpropagation through time (Keras 3 gates i, f, c, o).
+
+Shapes (T steps, B batch, I inputs, H units), C-contiguous, time-major:
+    x   (T, B, I)       W (I, 4H)   U (H, 4H)   b (4H,)
+    hs  (T + 1, B, H)   hs[0] = h0, hs[t + 1] = h_t
+    cs  (T + 1, B, H)   cs[0] = c0, cs[t + 1] = c_t
+    z   (T, B, 4H)      activated gates [i, f, g, o] per step; the backward pass
+                        overwrites them with the pre-activation gradients
+    ac  (T, B, H)       act(c_t)
+Per step: z_t = x_t W + h_{t-1} U + b (x W hoisted out of the loop as one GEMM), then
+the fused C gate kernel (csrc/gates.c).  Every argument is validated in Python first.
+"""
+from cython cimport floating
+from libc.string cimport memcpy
+
+from fastrnn._ext._blas cimport gemm, axpy
+from fastrnn._ext._elementwise cimport lstm_fwd, lstm_bwd, sum_rows
+
+
+def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
+            const floating[:, ::1] U, const floating[::1] b,
+            floating[:, :, ::1] hs, floating[:, :, ::1] cs,
+            floating[:, :, ::1] z, floating[:, :, ::1] ac, int act, int ract):
+    """Fill hs[1:], cs[1:], z and ac; hs[0] and cs[0] must hold the initial states."""
+    cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = U.shape[0]
+    cdef int G = 4 * H
+    cdef int t
+    with nogil:
+        gemm(False, False, T * B, G, I, <floating> 1, &x[0, 0, 0], I,
+             &W[0, 0], G, <floating> 0, &z[0, 0, 0], G)
+        for t in range(T):
+            gemm(False, False, B, G, H, <floating> 1, &hs[t, 0, 0], H,
+                 &U[0, 0], G, <floating> 1, &z[t, 0, 0], G)
+            lstm_fwd(&z[t, 0, 0], &b[0], &cs[t, 0, 0], &cs[t + 1, 0, 0], &ac[t, 0, 0],
+                     &hs[t + 1, 0, 0], B, H, act, ract)
+
+
+def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
+             const floating[:, ::1] U, const floating[:, :, ::1] hs,
+             const floating[:, :, ::1] cs, floating[:, :, ::1] z,
+             const floating[:, :, ::1] ac, const floating[:, :, ::1] dy, bint sequences,
+             floating[:, ::1] dW, floating[:, ::1] dU, floating[::1] db,
+             floating[:, :, ::1] dx, floating[:, ::1] dh0, floating[:, ::1] dc0,
+             int act, int ract):
+    """Backpropagation through time; overwrites z, dW, dU, db, dx, dh0 and dc0.
+
+    dy is (T, B, H) when sequences is true, else (1, B, H) (last output only).
+    On entry dc0 holds dL/dc_T (zeros unless the final cell state is used); on
+    exit dh0 and dc0 hold dL/dh0 and dL/dc0.
+    """
+    cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = U.shape[0]
+    cdef int G = 4 * H
+    cdef int t
+    cdef long n = <long> B * H
+    with nogil:
+        memcpy(&dh0[0, 0], &dy[dy.shape[0] - 1, 0, 0], n * sizeof(floating))
+        for t in range(T - 1, -1, -1):
+            if sequences and t < T - 1:
+                axpy(n, <floating> 1, &dy[t, 0, 0], &dh0[0, 0])
+            lstm_bwd(&z[t, 0, 0], &cs[t, 0, 0], &ac[t, 0, 0], &dh0[0, 0], &dc0[0, 0],
+                     B, H, act, ract)
+            gemm(False, True, B, H, G, <floating> 1, &z[t, 0, 0], G,
+                 &U[0, 0], G, <floating> 0, &dh0[0, 0], H)
+        gemm(True, False, I, G, T * B, <floating> 1, &x[0, 0, 0], I,
+             &z[0, 0, 0], G, <floating> 0, &dW[0, 0], G)
+        gemm(True, False, H, G, T * B, <floating> 1, &hs[0, 0, 0], H,
+             &z[0, 0, 0], G, <floating> 0, &dU[0, 0], G)
+        gemm(False, True, T * B, I, G, <floating> 1, &z[0, 0, 0], G,
+             &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
+        sum_rows(&z[0, 0, 0], <long> T * B, G, &db[0])
