@@ -41,7 +41,7 @@ MODULES = [
 
 
 def extension(name, with_csrc):
-    source = name.replace(".", "/") + ".pyx"
+    source = "src/" + name.replace(".", "/") + ".pyx"
     sources = [source] + (C_SOURCES if with_csrc else [])
     return Extension(name, sources, **COMMON)
 

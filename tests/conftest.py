@@ -1,9 +1,9 @@
 """Make sure the tests exercise the installed, compiled fastrnn, not the source tree.
 
-With the package folder at the repository root, ``python -m pytest`` from the root
-would import ./fastrnn (whose extensions are not built there).  Run ``pytest`` from
-the virtual environment the README installs into; set FASTRNN_ALLOW_INPLACE=1 to
-test an in-place build (``python setup.py build_ext --inplace``) on purpose.
+The package lives in src/, so the source tree is never importable by accident; an
+editable or in-place build (``pip install -e .``) would still put it on the path.
+Run ``pytest`` from the virtual environment the README installs into; set
+FASTRNN_ALLOW_INPLACE=1 to test an editable/in-place build on purpose.
 """
 import os
 import pathlib
