@@ -46,6 +46,10 @@ class Sequential:
         """Build every layer for inputs of shape ``input_shape`` (no batch axis)."""
         shape = tuple(input_shape)
         self._input_shape = shape
+        for layer in self.layers[:-1]:
+            if getattr(layer, "return_state", False):
+                raise ValueError(f"Layer {layer.name!r} has return_state=True, so it outputs a "
+                                 "list and cannot feed the next layer of a Sequential model.")
         for layer in self.layers:
             if not layer.built:
                 layer.build(shape)
