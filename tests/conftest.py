@@ -15,7 +15,7 @@ import fastrnn
 
 _REPO = pathlib.Path(__file__).resolve().parent.parent
 _PKG = pathlib.Path(fastrnn.__file__).resolve().parent
-if _REPO in _PKG.parents and not os.environ.get("FASTRNN_ALLOW_INPLACE"):
+if (_REPO / "src") in _PKG.parents and not os.environ.get("FASTRNN_ALLOW_INPLACE"):
     raise RuntimeError(
         f"tests imported fastrnn from the source tree ({_PKG}) instead of the installed "
         "package: run the README's test command (pytest from the virtual environment), "

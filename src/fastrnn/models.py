@@ -8,6 +8,12 @@ from fastrnn.layers.base import Layer, unique_name
 from fastrnn.layers.core import InputLayer
 
 
+def load_model(filepath, custom_objects=None, compile=True):
+    """Load a model written by ``Sequential.save`` (the file never runs code)."""
+    from fastrnn import saving
+    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile)
+
+
 class Sequential:
     """A stack of layers, each feeding the next.
 
@@ -145,8 +151,16 @@ class Sequential:
 
     # ---------------------------------------------------------------- steps
     def _forward(self, x, training):
+        """Run every layer; keeps the output mask (or None) in self._output_mask."""
+        mask = None
         for layer in self.layers:
-            x = layer.forward(x, training=training)
+            if layer.accepts_mask:
+                y = layer.forward(x, training=training, mask=mask)
+            else:
+                y = layer.forward(x, training=training)
+            mask = layer.compute_mask(x, mask)
+            x = y
+        self._output_mask = mask
         return x
 
     def _train_step(self, x, y):
@@ -287,6 +301,29 @@ class Sequential:
 
     def __call__(self, x, training=False):
         return self._forward(self._prepare_x(x), training=training)
+
+    # ---------------------------------------------------------------- saving
+    def save(self, filepath, overwrite=True):
+        """Save architecture, weights and optimizer state to one file (no pickle)."""
+        from fastrnn import saving
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite=True):
+        from fastrnn import saving
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath):
+        from fastrnn import saving
+        saving.load_weights(self, filepath)
+
+    def get_config(self):
+        from fastrnn import saving
+        return saving.sequential_config(self)
+
+    @classmethod
+    def from_config(cls, config):
+        from fastrnn import saving
+        return saving.sequential_from_config(config)
 
     # -------------------------------------------------------------- summary
     def summary(self, print_fn=None):

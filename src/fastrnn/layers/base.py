@@ -33,7 +33,18 @@ def unique_name(base):
 
 
 class Layer:
-    """Base of every layer.  Subclasses implement build, forward, backward, get_config."""
+    """Base of every layer.  Subclasses implement build, forward, backward, get_config.
+
+    Masks (Keras semantics) are boolean arrays (B, T) marking the valid time steps.
+    ``supports_masking``: the layer passes an incoming mask on unchanged.
+    ``accepts_mask``: ``forward`` takes a ``mask=`` keyword (recurrent layers).
+    ``compute_mask(x, mask)`` gives the mask of the output.
+    ``input_kind``: 'float' (inputs converted to the layer dtype) or 'int' (Embedding).
+    """
+
+    supports_masking = False
+    accepts_mask = False
+    input_kind = "float"
 
     def __init__(self, name=None, dtype=None, input_shape=None, trainable=True,
                  input_dim=None, batch_input_shape=None, **kwargs):
@@ -107,6 +118,10 @@ class Layer:
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
+
+    def compute_mask(self, x, mask):
+        """The mask (B, T) of this layer's output, given its input and the input's mask."""
+        return mask if self.supports_masking else None
 
     def _check_input(self, x, rank):
         """Cheap checks before unchecked kernels: rank, dtype, feature size."""
