@@ -59,6 +59,24 @@ DEFINE_BIAS_ACT(double, d, tanh)
         }                                                                     \
     }
 
+#define DEFINE_MASK_HELPERS(T, SUFFIX)                                        \
+    void fr_keep_rows_##SUFFIX(T *cur, const T *prev, const unsigned char *mask, \
+                               int B, int H) {                                \
+        for (int r = 0; r < B; r++) {                                         \
+            if (mask[r]) continue;                                            \
+            for (int j = 0; j < H; j++) cur[(long)r * H + j] = prev[(long)r * H + j]; \
+        }                                                                     \
+    }                                                                         \
+    void fr_mask_split_##SUFFIX(T *dz, T *dh, const unsigned char *mask,      \
+                                int B, int H) {                               \
+        for (int r = 0; r < B; r++) {                                         \
+            T *target = mask[r] ? dh + (long)r * H : dz + (long)r * H;        \
+            for (int j = 0; j < H; j++) target[j] = 0;                        \
+        }                                                                     \
+    }
+
+DEFINE_MASK_HELPERS(float, f)
+DEFINE_MASK_HELPERS(double, d)
 DEFINE_SUM_ROWS(float, f)
 DEFINE_SUM_ROWS(double, d)
 DEFINE_ACT_GRAD(float, f)

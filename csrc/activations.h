@@ -24,6 +24,14 @@ void fr_bias_act_f(float *z, const float *b, int rows, int cols, int ld, int act
 void fr_bias_act_d(double *z, const double *b, int rows, int cols, int ld, int act);
 void fr_act_grad_f(float *dz, const float *dh, const float *h, long n, int act);
 void fr_act_grad_d(double *dz, const double *dh, const double *h, long n, int act);
+/* Masks (one byte per row, 0 = masked step):
+ * fr_keep_rows: cur[r] = prev[r] for the masked rows (a masked step keeps the state).
+ * fr_mask_split: masked rows get dz[r] = 0 (their dh passes through); unmasked rows get
+ *     dh[r] = 0, so that a following dz U^T GEMM with beta = 1 adds onto the carry. */
+void fr_keep_rows_f(float *cur, const float *prev, const unsigned char *mask, int B, int H);
+void fr_keep_rows_d(double *cur, const double *prev, const unsigned char *mask, int B, int H);
+void fr_mask_split_f(float *dz, float *dh, const unsigned char *mask, int B, int H);
+void fr_mask_split_d(double *dz, double *dh, const unsigned char *mask, int B, int H);
 /* out[c] = sum over r of a[r * cols + c]: the bias gradient of a (rows, cols) block. */
 void fr_sum_rows_f(const float *a, long rows, int cols, float *out);
 void fr_sum_rows_d(const double *a, long rows, int cols, double *out);

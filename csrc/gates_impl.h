@@ -22,12 +22,16 @@ void FR(fr_lstm_fwd)(T *z, const T *b, const T *c_prev, T *c, T *ac, T *h,
     }
 }
 
-void FR(fr_lstm_bwd)(T *z, const T *c_prev, const T *ac, const T *dh, T *dc,
-                     int B, int H, int act, int ract) {
+void FR(fr_lstm_bwd)(T *z, const T *c_prev, const T *ac, T *dh, T *dc,
+                     const unsigned char *mask, int B, int H, int act, int ract) {
     for (int r = 0; r < B; r++) {
         T *zr = z + (long)r * 4 * H;
-        const T *cp = c_prev + (long)r * H, *ar = ac + (long)r * H, *dhr = dh + (long)r * H;
-        T *dcr = dc + (long)r * H;
+        const T *cp = c_prev + (long)r * H, *ar = ac + (long)r * H;
+        T *dhr = dh + (long)r * H, *dcr = dc + (long)r * H;
+        if (mask && !mask[r]) {
+            for (int j = 0; j < 4 * H; j++) zr[j] = 0;
+            continue;
+        }
         for (int j = 0; j < H; j++) {
             T i = zr[j], f = zr[H + j], g = zr[2 * H + j], o = zr[3 * H + j];
             T a = ar[j];
@@ -37,6 +41,9 @@ void FR(fr_lstm_bwd)(T *z, const T *c_prev, const T *ac, const T *dh, T *dc,
             zr[2 * H + j] = dct * i * FR(fr_dact)(g, act);
             zr[3 * H + j] = dhr[j] * a * FR(fr_dact)(o, ract);
             dcr[j] = dct * f;
+        }
+        if (mask) {
+            for (int j = 0; j < H; j++) dhr[j] = 0;
         }
     }
 }
@@ -60,11 +67,15 @@ void FR(fr_gru_fwd)(T *xg, T *mh, const T *brec, const T *h_prev, T *h,
     }
 }
 
-void FR(fr_gru_bwd)(T *xg, T *mh, const T *h_prev, T *dh, int B, int H,
-                    int act, int ract) {
+void FR(fr_gru_bwd)(T *xg, T *mh, const T *h_prev, T *dh, const unsigned char *mask,
+                    int B, int H, int act, int ract) {
     for (int r = 0; r < B; r++) {
         T *xr = xg + (long)r * 3 * H, *mr = mh + (long)r * 3 * H, *dhr = dh + (long)r * H;
         const T *hp = h_prev + (long)r * H;
+        if (mask && !mask[r]) {
+            for (int j = 0; j < 3 * H; j++) xr[j] = mr[j] = 0;
+            continue;
+        }
         for (int j = 0; j < H; j++) {
             T z = xr[j], rg = xr[H + j], hh = xr[2 * H + j], d = dhr[j];
             T dpz = d * (hp[j] - hh) * FR(fr_dact)(z, ract);
@@ -106,11 +117,15 @@ void FR(fr_gru1_fwd_h)(T *xg, const T *mh, const T *h_prev, T *h, int B, int H,
     }
 }
 
-void FR(fr_gru1_bwd_zh)(T *xg, const T *h_prev, T *dh, int B, int H, int act,
-                        int ract) {
+void FR(fr_gru1_bwd_zh)(T *xg, const T *h_prev, T *dh, const unsigned char *mask,
+                        int B, int H, int act, int ract) {
     for (int r = 0; r < B; r++) {
         T *xr = xg + (long)r * 3 * H, *dhr = dh + (long)r * H;
         const T *hp = h_prev + (long)r * H;
+        if (mask && !mask[r]) {
+            for (int j = 0; j < 3 * H; j++) xr[j] = 0;
+            continue;
+        }
         for (int j = 0; j < H; j++) {
             T z = xr[j], hh = xr[2 * H + j], d = dhr[j];
             xr[j] = d * (hp[j] - hh) * FR(fr_dact)(z, ract);

@@ -39,12 +39,12 @@ cdef inline void lstm_fwd(floating *z, const floating *b, const floating *c_prev
 
 
 cdef inline void lstm_bwd(floating *z, const floating *c_prev, const floating *ac,
-                          const floating *dh, floating *dc, int B, int H,
+                          floating *dh, floating *dc, const unsigned char *mask, int B, int H,
                           int act, int ract) noexcept nogil:
     if floating is float:
-        fr_lstm_bwd_f(z, c_prev, ac, dh, dc, B, H, act, ract)
+        fr_lstm_bwd_f(z, c_prev, ac, dh, dc, mask, B, H, act, ract)
     else:
-        fr_lstm_bwd_d(z, c_prev, ac, dh, dc, B, H, act, ract)
+        fr_lstm_bwd_d(z, c_prev, ac, dh, dc, mask, B, H, act, ract)
 
 
 cdef inline void gru_fwd(floating *xg, floating *mh, const floating *brec,
@@ -57,11 +57,12 @@ cdef inline void gru_fwd(floating *xg, floating *mh, const floating *brec,
 
 
 cdef inline void gru_bwd(floating *xg, floating *mh, const floating *h_prev,
-                         floating *dh, int B, int H, int act, int ract) noexcept nogil:
+                         floating *dh, const unsigned char *mask, int B, int H, int act,
+                         int ract) noexcept nogil:
     if floating is float:
-        fr_gru_bwd_f(xg, mh, h_prev, dh, B, H, act, ract)
+        fr_gru_bwd_f(xg, mh, h_prev, dh, mask, B, H, act, ract)
     else:
-        fr_gru_bwd_d(xg, mh, h_prev, dh, B, H, act, ract)
+        fr_gru_bwd_d(xg, mh, h_prev, dh, mask, B, H, act, ract)
 
 
 cdef inline void gru1_fwd_zr(floating *xg, const floating *mzr, const floating *h_prev,
@@ -81,11 +82,12 @@ cdef inline void gru1_fwd_h(floating *xg, const floating *mh, const floating *h_
 
 
 cdef inline void gru1_bwd_zh(floating *xg, const floating *h_prev, floating *dh,
-                             int B, int H, int act, int ract) noexcept nogil:
+                             const unsigned char *mask, int B, int H, int act,
+                             int ract) noexcept nogil:
     if floating is float:
-        fr_gru1_bwd_zh_f(xg, h_prev, dh, B, H, act, ract)
+        fr_gru1_bwd_zh_f(xg, h_prev, dh, mask, B, H, act, ract)
     else:
-        fr_gru1_bwd_zh_d(xg, h_prev, dh, B, H, act, ract)
+        fr_gru1_bwd_zh_d(xg, h_prev, dh, mask, B, H, act, ract)
 
 
 cdef inline void gru1_bwd_r(floating *xg, const floating *h_prev, const floating *drh,
@@ -94,3 +96,30 @@ cdef inline void gru1_bwd_r(floating *xg, const floating *h_prev, const floating
         fr_gru1_bwd_r_f(xg, h_prev, drh, dh, B, H, ract)
     else:
         fr_gru1_bwd_r_d(xg, h_prev, drh, dh, B, H, ract)
+
+
+cdef inline void keep_rows(floating *cur, const floating *prev, const unsigned char *mask,
+                           int B, int H) noexcept nogil:
+    """Masked rows (mask[r] == 0) keep the previous state: cur[r] = prev[r]."""
+    if mask == NULL:
+        return
+    if floating is float:
+        fr_keep_rows_f(cur, prev, mask, B, H)
+    else:
+        fr_keep_rows_d(cur, prev, mask, B, H)
+
+
+cdef inline void mask_split(floating *dz, floating *dh, const unsigned char *mask,
+                            int B, int H) noexcept nogil:
+    """Masked rows: dz[r] = 0 (dh passes through); unmasked rows: dh[r] = 0."""
+    if floating is float:
+        fr_mask_split_f(dz, dh, mask, B, H)
+    else:
+        fr_mask_split_d(dz, dh, mask, B, H)
+
+
+cdef inline const unsigned char *mask_row(const unsigned char[:, ::1] mask, int t) noexcept nogil:
+    """Pointer to the mask of step t (B bytes), or NULL without a mask."""
+    if mask is None:
+        return NULL
+    return &mask[t, 0]

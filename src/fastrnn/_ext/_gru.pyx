@@ -18,7 +18,7 @@ from libc.string cimport memcpy
 
 from fastrnn._ext._blas cimport gemm, axpy
 from fastrnn._ext._elementwise cimport (bias_act, sum_rows, gru_fwd, gru_bwd, gru1_fwd_zr,
-                                        gru1_fwd_h, gru1_bwd_zh, gru1_bwd_r)
+                                        gru1_fwd_h, gru1_bwd_zh, gru1_bwd_r, keep_rows, mask_row)
 
 cdef enum:
     LINEAR = 0
@@ -48,8 +48,9 @@ cdef inline void input_gradients(const floating[:, :, ::1] x, const floating[:, 
 def forward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
                         const floating[:, ::1] U, const floating[:, ::1] b,
                         floating[:, :, ::1] hs, floating[:, :, ::1] xg,
-                        floating[:, :, ::1] mh, int act, int ract):
-    """reset_after=True forward; hs[0] must hold the initial state."""
+                        floating[:, :, ::1] mh, int act, int ract,
+                        const unsigned char[:, ::1] mask=None):
+    """reset_after=True forward; hs[0] must hold the initial state; mask (T, B) or None."""
     cdef int T = x.shape[0], B = x.shape[1], H = U.shape[0], G = 3 * H
     cdef int t
     with nogil:
@@ -59,6 +60,7 @@ def forward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
                  &U[0, 0], G, <floating> 0, &mh[t, 0, 0], G)
             gru_fwd(&xg[t, 0, 0], &mh[t, 0, 0], &b[1, 0], &hs[t, 0, 0], &hs[t + 1, 0, 0],
                     B, H, act, ract)
+            keep_rows(&hs[t + 1, 0, 0], &hs[t, 0, 0], mask_row(mask, t), B, H)
 
 
 def backward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
@@ -66,7 +68,8 @@ def backward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
                          floating[:, :, ::1] xg, floating[:, :, ::1] mh,
                          const floating[:, :, ::1] dy, bint sequences,
                          floating[:, ::1] dW, floating[:, ::1] dU, floating[:, ::1] db,
-                         floating[:, :, ::1] dx, floating[:, ::1] dh0, int act, int ract):
+                         floating[:, :, ::1] dx, floating[:, ::1] dh0, int act, int ract,
+                         const unsigned char[:, ::1] mask=None):
     """reset_after=True BPTT; overwrites xg, mh, dW, dU, db, dx and dh0 (= dL/dh0).
 
     dy is (T, B, H) when sequences is true, else (1, B, H) (last output only).
@@ -79,7 +82,8 @@ def backward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
         for t in range(T - 1, -1, -1):
             if sequences and t < T - 1:
                 axpy(n, <floating> 1, &dy[t, 0, 0], &dh0[0, 0])
-            gru_bwd(&xg[t, 0, 0], &mh[t, 0, 0], &hs[t, 0, 0], &dh0[0, 0], B, H, act, ract)
+            gru_bwd(&xg[t, 0, 0], &mh[t, 0, 0], &hs[t, 0, 0], &dh0[0, 0], mask_row(mask, t),
+                    B, H, act, ract)
             gemm(False, True, B, H, G, <floating> 1, &mh[t, 0, 0], G,
                  &U[0, 0], G, <floating> 1, &dh0[0, 0], H)
         input_gradients(x, W, xg, dW, &db[0, 0], dx)
@@ -92,8 +96,9 @@ def forward_reset_before(const floating[:, :, ::1] x, const floating[:, ::1] W,
                          const floating[:, ::1] U, const floating[::1] b,
                          floating[:, :, ::1] hs, floating[:, :, ::1] xg,
                          floating[:, :, ::1] rh, floating[:, ::1] scratch,
-                         int act, int ract):
-    """reset_after=False forward; hs[0] must hold the initial state.  scratch (B, 3H)."""
+                         int act, int ract, const unsigned char[:, ::1] mask=None):
+    """reset_after=False forward; hs[0] must hold the initial state.  scratch (B, 3H);
+    mask (T, B) or None."""
     cdef int T = x.shape[0], B = x.shape[1], H = U.shape[0], G = 3 * H
     cdef int t
     with nogil:
@@ -107,6 +112,7 @@ def forward_reset_before(const floating[:, :, ::1] x, const floating[:, ::1] W,
             gemm(False, False, B, H, H, <floating> 1, &rh[t, 0, 0], H,
                  &U[0, 2 * H], G, <floating> 0, &scratch[0, 2 * H], G)
             gru1_fwd_h(&xg[t, 0, 0], &scratch[0, 0], &hs[t, 0, 0], &hs[t + 1, 0, 0], B, H, act)
+            keep_rows(&hs[t + 1, 0, 0], &hs[t, 0, 0], mask_row(mask, t), B, H)
 
 
 def backward_reset_before(const floating[:, :, ::1] x, const floating[:, ::1] W,
@@ -115,7 +121,8 @@ def backward_reset_before(const floating[:, :, ::1] x, const floating[:, ::1] W,
                           const floating[:, :, ::1] dy, bint sequences,
                           floating[:, ::1] dW, floating[:, ::1] dU, floating[::1] db,
                           floating[:, :, ::1] dx, floating[:, ::1] dh0,
-                          floating[:, ::1] drh, int act, int ract):
+                          floating[:, ::1] drh, int act, int ract,
+                          const unsigned char[:, ::1] mask=None):
     """reset_after=False BPTT; overwrites xg, dW, dU, db, dx, dh0 (= dL/dh0).  drh (B, H)."""
     cdef int T = x.shape[0], B = x.shape[1], H = U.shape[0], G = 3 * H
     cdef int t
@@ -125,7 +132,8 @@ def backward_reset_before(const floating[:, :, ::1] x, const floating[:, ::1] W,
         for t in range(T - 1, -1, -1):
             if sequences and t < T - 1:
                 axpy(n, <floating> 1, &dy[t, 0, 0], &dh0[0, 0])
-            gru1_bwd_zh(&xg[t, 0, 0], &hs[t, 0, 0], &dh0[0, 0], B, H, act, ract)
+            gru1_bwd_zh(&xg[t, 0, 0], &hs[t, 0, 0], &dh0[0, 0], mask_row(mask, t), B, H, act,
+                        ract)
             # drh = dpre_h U_h^T
             gemm(False, True, B, H, H, <floating> 1, &xg[t, 0, 2 * H], G,
                  &U[0, 2 * H], G, <floating> 0, &drh[0, 0], H)

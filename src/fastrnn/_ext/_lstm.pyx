@@ -14,14 +14,18 @@ from cython cimport floating
 from libc.string cimport memcpy
 
 from fastrnn._ext._blas cimport gemm, axpy
-from fastrnn._ext._elementwise cimport lstm_fwd, lstm_bwd, sum_rows
+from fastrnn._ext._elementwise cimport lstm_fwd, lstm_bwd, sum_rows, keep_rows, mask_row
 
 
 def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             const floating[:, ::1] U, const floating[::1] b,
             floating[:, :, ::1] hs, floating[:, :, ::1] cs,
-            floating[:, :, ::1] z, floating[:, :, ::1] ac, int act, int ract):
-    """Fill hs[1:], cs[1:], z and ac; hs[0] and cs[0] must hold the initial states."""
+            floating[:, :, ::1] z, floating[:, :, ::1] ac, int act, int ract,
+            const unsigned char[:, ::1] mask=None):
+    """Fill hs[1:], cs[1:], z and ac; hs[0] and cs[0] must hold the initial states.
+
+    mask (T, B) uint8 or None: a masked step (0) keeps the previous h and c.
+    """
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = U.shape[0]
     cdef int G = 4 * H
     cdef int t
@@ -33,6 +37,8 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
                  &U[0, 0], G, <floating> 1, &z[t, 0, 0], G)
             lstm_fwd(&z[t, 0, 0], &b[0], &cs[t, 0, 0], &cs[t + 1, 0, 0], &ac[t, 0, 0],
                      &hs[t + 1, 0, 0], B, H, act, ract)
+            keep_rows(&hs[t + 1, 0, 0], &hs[t, 0, 0], mask_row(mask, t), B, H)
+            keep_rows(&cs[t + 1, 0, 0], &cs[t, 0, 0], mask_row(mask, t), B, H)
 
 
 def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
@@ -41,7 +47,7 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
              const floating[:, :, ::1] ac, const floating[:, :, ::1] dy, bint sequences,
              floating[:, ::1] dW, floating[:, ::1] dU, floating[::1] db,
              floating[:, :, ::1] dx, floating[:, ::1] dh0, floating[:, ::1] dc0,
-             int act, int ract):
+             int act, int ract, const unsigned char[:, ::1] mask=None):
     """Backpropagation through time; overwrites z, dW, dU, db, dx, dh0 and dc0.
 
     dy is (T, B, H) when sequences is true, else (1, B, H) (last output only).
@@ -52,15 +58,16 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
     cdef int G = 4 * H
     cdef int t
     cdef long n = <long> B * H
+    cdef floating beta = 0 if mask is None else 1
     with nogil:
         memcpy(&dh0[0, 0], &dy[dy.shape[0] - 1, 0, 0], n * sizeof(floating))
         for t in range(T - 1, -1, -1):
             if sequences and t < T - 1:
                 axpy(n, <floating> 1, &dy[t, 0, 0], &dh0[0, 0])
             lstm_bwd(&z[t, 0, 0], &cs[t, 0, 0], &ac[t, 0, 0], &dh0[0, 0], &dc0[0, 0],
-                     B, H, act, ract)
+                     mask_row(mask, t), B, H, act, ract)
             gemm(False, True, B, H, G, <floating> 1, &z[t, 0, 0], G,
-                 &U[0, 0], G, <floating> 0, &dh0[0, 0], H)
+                 &U[0, 0], G, beta, &dh0[0, 0], H)
         gemm(True, False, I, G, T * B, <floating> 1, &x[0, 0, 0], I,
              &z[0, 0, 0], G, <floating> 0, &dW[0, 0], G)
         gemm(True, False, H, G, T * B, <floating> 1, &hs[0, 0, 0], H,

@@ -17,13 +17,17 @@ from cython cimport floating
 from libc.string cimport memcpy
 
 from fastrnn._ext._blas cimport gemm, axpy
-from fastrnn._ext._elementwise cimport bias_act, act_grad, sum_rows
+from fastrnn._ext._elementwise cimport (bias_act, act_grad, sum_rows, keep_rows, mask_split,
+                                        mask_row)
 
 
 def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             const floating[:, ::1] U, const floating[::1] b,
-            floating[:, :, ::1] hs, int act):
-    """Fill hs (T + 1, B, H) from x (T, B, I); hs[0] must hold the initial state."""
+            floating[:, :, ::1] hs, int act, const unsigned char[:, ::1] mask=None):
+    """Fill hs (T + 1, B, H) from x (T, B, I); hs[0] must hold the initial state.
+
+    mask (T, B) uint8 or None: a masked step (0) keeps the previous state.
+    """
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = W.shape[1]
     cdef int t
     with nogil:
@@ -35,6 +39,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             gemm(False, False, B, H, H, <floating> 1, &hs[t, 0, 0], H,
                  &U[0, 0], H, <floating> 1, &hs[t + 1, 0, 0], H)
             bias_act(&hs[t + 1, 0, 0], &b[0], B, H, act)
+            keep_rows(&hs[t + 1, 0, 0], &hs[t, 0, 0], mask_row(mask, t), B, H)
 
 
 def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
@@ -42,7 +47,7 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
              const floating[:, :, ::1] dy, bint sequences,
              floating[:, ::1] dW, floating[:, ::1] dU, floating[::1] db,
              floating[:, :, ::1] dx, floating[:, ::1] dh0,
-             floating[:, :, ::1] dz, int act):
+             floating[:, :, ::1] dz, int act, const unsigned char[:, ::1] mask=None):
     """Backpropagation through time; overwrites dW, dU, db, dx, dh0.
 
     dy is (T, B, H) when sequences is true, else (1, B, H): the gradient of the
@@ -52,6 +57,7 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = W.shape[1]
     cdef int t
     cdef long n = <long> B * H
+    cdef floating beta = 0 if mask is None else 1
     with nogil:
         # dh0 holds dL/dh_t as t runs down to 0; it ends as dL/dh0.
         memcpy(&dh0[0, 0], &dy[dy.shape[0] - 1, 0, 0], n * sizeof(floating))
@@ -59,8 +65,10 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             if sequences and t < T - 1:
                 axpy(n, <floating> 1, &dy[t, 0, 0], &dh0[0, 0])
             act_grad(&dz[t, 0, 0], &dh0[0, 0], &hs[t + 1, 0, 0], n, act)
+            if mask is not None:
+                mask_split(&dz[t, 0, 0], &dh0[0, 0], &mask[t, 0], B, H)
             gemm(False, True, B, H, H, <floating> 1, &dz[t, 0, 0], H,
-                 &U[0, 0], H, <floating> 0, &dh0[0, 0], H)
+                 &U[0, 0], H, beta, &dh0[0, 0], H)
         # Weight gradients over all steps at once.
         gemm(True, False, I, H, T * B, <floating> 1, &x[0, 0, 0], I,
              &dz[0, 0, 0], H, <floating> 0, &dW[0, 0], H)

@@ -9,7 +9,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from fastrnn import activations, initializers
+from fastrnn import activations, initializers, utils
 from fastrnn.layers.base import Layer
 from fastrnn._ext import _gru, _lstm, _simple_rnn
 
@@ -27,6 +27,7 @@ class RNN(Layer):
 
     gates = 1
     state_names = ("h",)
+    accepts_mask = True
 
     def __init__(self, units, activation="tanh", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -37,12 +38,17 @@ class RNN(Layer):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"{type(self).__name__}: units must be a positive integer, "
                              f"got {units!r}.")
-        if stateful:
-            raise NotImplementedError(f"{type(self).__name__}: stateful=True is not "
+        for what, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(f"{type(self).__name__}: {what} must be in [0, 1), got {rate}.")
+        if recurrent_dropout:
+            raise NotImplementedError(f"{type(self).__name__}: recurrent_dropout is not "
                                       "supported yet.")
-        if dropout or recurrent_dropout:
-            raise NotImplementedError(f"{type(self).__name__}: dropout and recurrent_dropout "
-                                      "are not supported yet.")
+        self.stateful = bool(stateful)
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+        self._carry = None
+        self._seed_rng = None if seed is None else np.random.default_rng(seed)
         self.units = int(units)
         self.activation = activations.get(activation)
         self._act = activations.kernel_code(self.activation, type(self).__name__)
@@ -95,11 +101,21 @@ class RNN(Layer):
         return ws
 
     # ---------------------------------------------------------------- forward
-    def forward(self, x, training=False, initial_state=None):
+    def compute_mask(self, x, mask):
+        return mask if self.return_sequences else None
+
+    def reset_states(self):
+        """Forget the states a stateful layer carries from batch to batch."""
+        self._carry = None
+
+    def forward(self, x, training=False, initial_state=None, mask=None):
         """x (B, T, I) -> (B, T, H) with return_sequences, else (B, H).
 
         With return_state the result is [output, *final states] (LSTM: h and c).
-        initial_state: a list of (B, H) arrays, one per state; zeros by default.
+        initial_state: a list of (B, H) arrays, one per state; zeros by default (a
+        stateful layer starts from the states its previous batch ended with).
+        mask: bool (B, T) or None; a masked step keeps the previous state and output.
+        dropout (training only): one inverted mask (B, I) per batch, reused at every step.
         """
         self._check_input(x, 3)
         if x.dtype != self.dtype:
@@ -108,13 +124,36 @@ class RNN(Layer):
         if B == 0 or T == 0:
             raise ValueError(f"Layer {self.name!r} got an empty batch or sequence: {x.shape}.")
         xt = x.transpose(1, 0, 2)
+        mt = None
+        if mask is not None:
+            mask = np.asarray(mask)
+            if mask.shape != (B, T):
+                raise ValueError(f"Layer {self.name!r}: mask must have shape {(B, T)}, "
+                                 f"got {mask.shape}.")
+            mt = mask.T.astype(np.uint8)
         if self.go_backwards:
             xt = xt[::-1]
+            mt = None if mt is None else mt[::-1]
         xt = np.ascontiguousarray(xt)
+        self._mask_t = None if mt is None else np.ascontiguousarray(mt)
+        self._dropout_mask = None
+        if training and self.dropout > 0:
+            keep = 1.0 - self.dropout
+            rng = self._seed_rng if self._seed_rng is not None else utils.rng()
+            self._dropout_mask = ((rng.random((B, xt.shape[2])) < keep) / keep).astype(self.dtype)
+            xt = xt * self._dropout_mask
+        if initial_state is None and self.stateful and self._carry is not None:
+            if self._carry[0].shape[0] != B:
+                raise ValueError(f"Stateful layer {self.name!r} carries states for batches of "
+                                 f"{self._carry[0].shape[0]}, got a batch of {B}; call "
+                                 "reset_states() or use a fixed batch size.")
+            initial_state = self._carry
         ws = self._workspace(T, B)
         self._set_initial_state(ws, initial_state, B)
         self._kernel_forward(xt, ws)
         self._xt, self._ws = xt, ws
+        if self.stateful:
+            self._carry = self._final_states(ws)
         hs = ws["hs"]
         out = np.ascontiguousarray(hs[1:].transpose(1, 0, 2)) if self.return_sequences \
             else hs[T].copy()
@@ -166,6 +205,8 @@ class RNN(Layer):
         ws, self._ws = self._ws, None
         dxt = self._kernel_backward(self._xt, ws, dyt, self.return_sequences, dstates)
         self.state_grads = [ws["d" + name + "0"].copy() for name in self.state_names]
+        if self._dropout_mask is not None:
+            dxt = dxt * self._dropout_mask
         if self.go_backwards:
             dxt = dxt[::-1]
         return np.ascontiguousarray(dxt.transpose(1, 0, 2))
@@ -181,7 +222,8 @@ class RNN(Layer):
                    recurrent_initializer=initializers.serialize(self.recurrent_initializer),
                    bias_initializer=initializers.serialize(self.bias_initializer),
                    return_sequences=self.return_sequences, return_state=self.return_state,
-                   go_backwards=self.go_backwards, seed=self.seed)
+                   go_backwards=self.go_backwards, stateful=self.stateful,
+                   dropout=self.dropout, recurrent_dropout=self.recurrent_dropout, seed=self.seed)
         return cfg
 
 
@@ -203,12 +245,12 @@ class SimpleRNN(RNN):
 
     def _kernel_forward(self, xt, ws):
         _simple_rnn.forward(xt, self.kernel, self.recurrent_kernel, self.bias, ws["hs"],
-                            self._act)
+                            self._act, self._mask_t)
 
     def _kernel_backward(self, xt, ws, dyt, sequences, dstates):
         _simple_rnn.backward(xt, self.kernel, self.recurrent_kernel, ws["hs"], dyt, sequences,
                              self.grads[0], self.grads[1], self._bias_grad(ws), ws["dx"],
-                             ws["dh0"], ws["dz"], self._act)
+                             ws["dh0"], ws["dz"], self._act, self._mask_t)
         return ws["dx"]
 
 
@@ -254,14 +296,14 @@ class LSTM(RNN):
 
     def _kernel_forward(self, xt, ws):
         _lstm.forward(xt, self.kernel, self.recurrent_kernel, self.bias, ws["hs"], ws["cs"],
-                      ws["z"], ws["ac"], self._act, self._ract)
+                      ws["z"], ws["ac"], self._act, self._ract, self._mask_t)
 
     def _kernel_backward(self, xt, ws, dyt, sequences, dstates):
         ws["dc0"][...] = 0 if dstates[1] is None else dstates[1]
         _lstm.backward(xt, self.kernel, self.recurrent_kernel, ws["hs"], ws["cs"], ws["z"],
                        ws["ac"], dyt, sequences, self.grads[0], self.grads[1],
                        self._bias_grad(ws), ws["dx"], ws["dh0"], ws["dc0"],
-                       self._act, self._ract)
+                       self._act, self._ract, self._mask_t)
         return ws["dx"]
 
     def get_config(self):
@@ -311,21 +353,22 @@ class GRU(RNN):
         W, U, b = self.kernel, self.recurrent_kernel, self.bias
         if self.reset_after:
             _gru.forward_reset_after(xt, W, U, b, ws["hs"], ws["xg"], ws["mh"],
-                                     self._act, self._ract)
+                                     self._act, self._ract, self._mask_t)
         else:
             _gru.forward_reset_before(xt, W, U, b, ws["hs"], ws["xg"], ws["rh"],
-                                      ws["scratch"], self._act, self._ract)
+                                      ws["scratch"], self._act, self._ract, self._mask_t)
 
     def _kernel_backward(self, xt, ws, dyt, sequences, dstates):
         W, U = self.kernel, self.recurrent_kernel
         dW, dU, db = self.grads[0], self.grads[1], self._bias_grad(ws)
         if self.reset_after:
             _gru.backward_reset_after(xt, W, U, ws["hs"], ws["xg"], ws["mh"], dyt, sequences,
-                                      dW, dU, db, ws["dx"], ws["dh0"], self._act, self._ract)
+                                      dW, dU, db, ws["dx"], ws["dh0"], self._act, self._ract,
+                                      self._mask_t)
         else:
             _gru.backward_reset_before(xt, W, U, ws["hs"], ws["xg"], ws["rh"], dyt, sequences,
                                        dW, dU, db, ws["dx"], ws["dh0"], ws["drh"],
-                                       self._act, self._ract)
+                                       self._act, self._ract, self._mask_t)
         return ws["dx"]
 
     def get_config(self):
