@@ -3,7 +3,7 @@
 #include "activations.h"
 
 #define DEFINE_BIAS_ACT(T, SUFFIX, TANH)                                      \
-    void fr_bias_act_##SUFFIX(T *z, const T *b, int rows, int cols, int ld,   \
+    FR_KERNEL void fr_bias_act_##SUFFIX(T *z, const T *b, int rows, int cols, int ld,   \
                               int act) {                                      \
         for (int r = 0; r < rows; r++) {                                      \
             T *zr = z + (long)r * ld;                                         \
@@ -30,7 +30,7 @@
     }
 
 #define DEFINE_ACT_GRAD(T, SUFFIX)                                            \
-    void fr_act_grad_##SUFFIX(T *dz, const T *dh, const T *h, long n,         \
+    FR_KERNEL void fr_act_grad_##SUFFIX(T *dz, const T *dh, const T *h, long n,         \
                               int act) {                                      \
         switch (act) {                                                        \
         case FR_TANH:                                                         \
@@ -48,8 +48,8 @@
         }                                                                     \
     }
 
-DEFINE_BIAS_ACT(float, f, tanhf)
-DEFINE_BIAS_ACT(double, d, tanh)
+DEFINE_BIAS_ACT(float, f, fr_tanh_f)
+DEFINE_BIAS_ACT(double, d, fr_tanh_d)
 #define DEFINE_SUM_ROWS(T, SUFFIX)                                            \
     void fr_sum_rows_##SUFFIX(const T *a, long rows, int cols, T *out) {      \
         for (int c = 0; c < cols; c++) out[c] = 0;                            \

@@ -15,6 +15,15 @@
 #ifndef FASTRNN_ACTIVATIONS_H
 #define FASTRNN_ACTIVATIONS_H
 
+/* On x86-64 with GCC each kernel is also compiled for AVX2 and picked at load time
+ * (function multiversioning): the library still runs on any x86-64.  Every element is
+ * computed by the same operations in either version, so results are identical. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(FR_NO_CLONES)
+#define FR_KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define FR_KERNEL
+#endif
+
 #define FR_LINEAR 0
 #define FR_TANH 1
 #define FR_SIGMOID 2
@@ -37,20 +46,28 @@ void fr_sum_rows_f(const float *a, long rows, int cols, float *out);
 void fr_sum_rows_d(const double *a, long rows, int cols, double *out);
 
 /* Scalar activations by code, inline for the gate kernels:
+ *   fr_sigmoid_{f,d}(x), fr_tanh_{f,d}(x)
  *   fr_act_{f,d}(x, act)   the activation of x
  *   fr_dact_{f,d}(y, act)  its derivative, from the output y = act(x)
- * The logistic function takes exp only of a non-positive number: no overflow. */
+ * float uses the vectorizable functions of fastmath.h; double uses libm (it serves
+ * gradient checks, where accuracy matters more than speed).  The logistic function
+ * takes exp only of a non-positive number: no overflow. */
 #include <math.h>
+#include "fastmath.h"
 
-#define FR_DEFINE_SCALAR_ACT(T, SUFFIX, EXP, TANH)                            \
-    static inline T fr_sigmoid_##SUFFIX(T x) {                                \
-        if (x >= 0) return (T)1 / ((T)1 + EXP(-x));                           \
-        T e = EXP(x);                                                         \
-        return e / ((T)1 + e);                                                \
-    }                                                                         \
+static inline float fr_sigmoid_f(float x) { return fr_sigmoid_fast_f(x); }
+static inline float fr_tanh_f(float x) { return fr_tanh_fast_f(x); }
+static inline double fr_sigmoid_d(double x) {
+    if (x >= 0) return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+static inline double fr_tanh_d(double x) { return tanh(x); }
+
+#define FR_DEFINE_SCALAR_ACT(T, SUFFIX)                                       \
     static inline T fr_act_##SUFFIX(T x, int act) {                           \
         switch (act) {                                                        \
-        case FR_TANH: return TANH(x);                                         \
+        case FR_TANH: return fr_tanh_##SUFFIX(x);                             \
         case FR_SIGMOID: return fr_sigmoid_##SUFFIX(x);                       \
         case FR_RELU: return (x < 0) ? (T)0 : x;                              \
         default: return x;                                                    \
@@ -65,7 +82,7 @@ void fr_sum_rows_d(const double *a, long rows, int cols, double *out);
         }                                                                     \
     }
 
-FR_DEFINE_SCALAR_ACT(float, f, expf, tanhf)
-FR_DEFINE_SCALAR_ACT(double, d, exp, tanh)
+FR_DEFINE_SCALAR_ACT(float, f)
+FR_DEFINE_SCALAR_ACT(double, d)
 
 #endif

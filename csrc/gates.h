@@ -7,7 +7,7 @@
  *
  * LSTM (gates G = 4H per row)
  *   fr_lstm_fwd(z, b, c_prev, c, ac, h, B, H, act, ract)
- *     in  z (B,4H) = x_t W + h_{t-1} U;  b (4H) or NULL
+ *     in  z (B,4H) = x_t W + h_{t-1} U;  b (4H) (zeros without a bias)
  *     out z = [i, f, g, o] activated;  c = f c_prev + i g;  ac = act(c);  h = o ac
  *   fr_lstm_bwd(z, c_prev, ac, dh, dc, mask, B, H, act, ract)
  *     in  z = gates of the step, dh = dL/dh_t, dc = dL/dc_t from step t+1
@@ -16,7 +16,7 @@
  *
  * GRU, reset_after=True (Keras default; G = 3H)
  *   fr_gru_fwd(xg, mh, brec, h_prev, h, B, H, act, ract)
- *     in  xg (B,3H) = x_t W + b_in;  mh (B,3H) = h_{t-1} U;  brec (3H) or NULL
+ *     in  xg (B,3H) = x_t W + b_in;  mh (B,3H) = h_{t-1} U;  brec (3H) or NULL (no recurrent bias)
  *     out mh += brec;  xg = [z, r, hh];  h = z h_prev + (1 - z) hh,
  *         z = ract(xg_z + mh_z), r = ract(xg_r + mh_r), hh = act(xg_h + r mh_h)
  *   fr_gru_bwd(xg, mh, h_prev, dh, mask, B, H, act, ract)
@@ -44,6 +44,7 @@
  */
 #ifndef FASTRNN_GATES_H
 #define FASTRNN_GATES_H
+
 
 #define FR_DECLARE_GATES(T, S)                                                          \
     void fr_lstm_fwd_##S(T *z, const T *b, const T *c_prev, T *c, T *ac, T *h,          \

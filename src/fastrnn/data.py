@@ -30,6 +30,28 @@ def to_float_array(value, dtype, what):
     return arr
 
 
+def to_int_array(value, what):
+    """Convert ``value`` to a C-contiguous array of integer ids (for Embedding inputs):
+    integer and bool arrays as they are, float arrays only if they hold whole numbers."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{what} must hold integer ids, got a string.")
+    arr = np.asarray(value)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
+                                   or np.issubdtype(arr.dtype, np.bool_)):
+        raise TypeError(f"{what} must hold integer ids, got dtype {arr.dtype}.")
+    if arr.ndim == 0 or arr.size == 0:
+        raise ValueError(f"{what} must be a non-empty array with a batch axis, "
+                         f"got shape {arr.shape}.")
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{what} contains NaN or Inf where integer ids are expected.")
+        if np.any(arr != np.round(arr)):
+            raise ValueError(f"{what} must hold whole numbers (integer ids).")
+    elif np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{what} must hold integer ids, got dtype {arr.dtype}.")
+    return np.ascontiguousarray(arr, dtype=np.intp)
+
+
 def adjust_rank(x, input_shape, what="x"):
     """Keras 3's rule: add a missing trailing axis of size 1, or drop an extra one,
     then check x against the model's input shape (no batch axis; None matches any size)."""

@@ -145,6 +145,7 @@ def _truncated_normal(rng, stddev, shape):
 _ALIASES = {
     "zeros": Zeros, "ones": Ones, "constant": Constant,
     "random_uniform": RandomUniform, "random_normal": RandomNormal,
+    "uniform": RandomUniform, "normal": RandomNormal,
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
     "he_uniform": HeUniform, "orthogonal": Orthogonal,
 }

@@ -3,7 +3,7 @@ import numpy as np
 
 from fastrnn import callbacks as callbacks_module
 from fastrnn import config, losses, metrics as metrics_module, optimizers, utils
-from fastrnn.data import adjust_rank, check_batch_size, to_float_array
+from fastrnn.data import adjust_rank, check_batch_size, to_float_array, to_int_array
 from fastrnn.layers.base import Layer, unique_name
 from fastrnn.layers.core import InputLayer
 
@@ -53,9 +53,11 @@ class Sequential:
         shape = tuple(input_shape)
         self._input_shape = shape
         for layer in self.layers[:-1]:
-            if getattr(layer, "return_state", False):
-                raise ValueError(f"Layer {layer.name!r} has return_state=True, so it outputs a "
-                                 "list and cannot feed the next layer of a Sequential model.")
+            if getattr(layer, "return_state", False) or \
+                    (hasattr(layer, "merge_mode") and layer.merge_mode is None):
+                raise ValueError(f"Layer {layer.name!r} outputs a list (return_state=True or "
+                                 "merge_mode=None), so it cannot feed the next layer of a "
+                                 "Sequential model.")
         for layer in self.layers:
             if not layer.built:
                 layer.build(shape)
@@ -74,7 +76,10 @@ class Sequential:
 
     @property
     def output_shape(self):
-        return (None,) + tuple(self.layers[-1].output_shape)
+        shape = self.layers[-1].output_shape
+        if shape and isinstance(shape[0], tuple):          # a list of outputs
+            return [(None,) + tuple(s) for s in shape]
+        return (None,) + tuple(shape)
 
     @property
     def weights(self):
@@ -126,7 +131,10 @@ class Sequential:
     def _prepare_x(self, x):
         if not self.layers:
             raise ValueError("The model has no layers: add some before using it.")
-        x = to_float_array(x, self.dtype, "x")
+        if self.layers[0].input_kind == "int":
+            x = to_int_array(x, "x")
+        else:
+            x = to_float_array(x, self.dtype, "x")
         if self._input_shape is None:
             self.build(x.shape[1:])
         elif not self.built:

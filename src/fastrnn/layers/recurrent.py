@@ -200,7 +200,7 @@ class RNN(Layer):
         else:
             dyt = np.ascontiguousarray(dy, dtype=self.dtype)[None]
         if dstates[0] is not None:
-            dyt = dyt.copy() if not self.return_sequences else dyt
+            dyt = dyt.copy()                 # never change the caller's dy in place
             dyt[-1] += dstates[0]
         ws, self._ws = self._ws, None
         dxt = self._kernel_backward(self._xt, ws, dyt, self.return_sequences, dstates)

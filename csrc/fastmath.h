@@ -1,0 +1,62 @@
+/* Branch-free float exp, tanh and logistic functions that GCC vectorizes (plain
+ * arithmetic and selects, no libm calls), without -ffast-math: IEEE semantics hold,
+ * NaN propagates, +-Inf give the exact limits.  Accuracy: a few ulp (Cephes
+ * polynomials), checked against libm in tests/test_fastmath.py.
+ *
+ * fr_exp_nonpos_f(x)  exp(x) for x <= 0 (the only arguments the activations need);
+ *                     x below -87.3 is clamped, giving ~1e-38 instead of a subnormal.
+ */
+#ifndef FASTRNN_FASTMATH_H
+#define FASTRNN_FASTMATH_H
+
+#include <stdint.h>
+#include <string.h>
+
+static inline float fr_exp_nonpos_f(float x) {
+    /* NaN-preserving clamp: a comparison with NaN is false, so NaN passes through. */
+    x = (x < -87.3365447504f) ? -87.3365447504f : x;
+    /* n = round(x / ln 2) with the 1.5 * 2^23 trick (|x / ln 2| < 2^22 here). */
+    float fn = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    /* r = x - n ln 2, with ln 2 split in two for precision (Cephes). */
+    float r = x - fn * 0.693359375f;
+    r = r + fn * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    /* 2^n built in the exponent field; n is in [-126, 0].  NaN: p is NaN already. */
+    int32_t n = (int32_t)fn;
+    uint32_t bits = (uint32_t)(n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+static inline float fr_sigmoid_fast_f(float x) {
+    float ax = (x < 0) ? -x : x;
+    float e = fr_exp_nonpos_f(-ax);          /* in (0, 1] */
+    float s = 1.0f / (1.0f + e);
+    return (x >= 0) ? s : e * s;             /* e / (1 + e) for x < 0 */
+}
+
+static inline float fr_tanh_fast_f(float x) {
+    float ax = (x < 0) ? -x : x;
+    /* |x| >= 0.625: (1 - e) / (1 + e) with e = exp(-2|x|), no cancellation there. */
+    float e = fr_exp_nonpos_f(-2.0f * ax);
+    float big = (1.0f - e) / (1.0f + e);
+    /* |x| < 0.625: Cephes odd polynomial, accurate near zero. */
+    float z = x * x;
+    float q = -5.70498872745e-3f;
+    q = q * z + 2.06390887954e-2f;
+    q = q * z - 5.37397155531e-2f;
+    q = q * z + 1.33314422036e-1f;
+    q = q * z - 3.33332819422e-1f;
+    float small = q * z * ax + ax;
+    float r = (ax < 0.625f) ? small : big;
+    return (x < 0) ? -r : r;
+}
+
+#endif
