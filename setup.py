@@ -5,6 +5,7 @@ turns bounds checking (and wraparound) back on for a debugging build.
 No -march=native and no -ffast-math: the build must run on any x86-64 and keep
 IEEE NaN/Inf semantics.
 """
+import glob
 import os
 
 import numpy as np
@@ -23,6 +24,7 @@ DIRECTIVES = {
 }
 
 C_SOURCES = ["csrc/activations.c", "csrc/gates.c"]
+C_HEADERS = sorted(glob.glob("csrc/*.h"))   # rebuild when a header changes
 COMMON = dict(
     include_dirs=["csrc", np.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
@@ -45,7 +47,7 @@ MODULES = [
 def extension(name, with_csrc):
     source = "src/" + name.replace(".", "/") + ".pyx"
     sources = [source] + (C_SOURCES if with_csrc else [])
-    return Extension(name, sources, **COMMON)
+    return Extension(name, sources, depends=C_HEADERS if with_csrc else [], **COMMON)
 
 
 setup(

@@ -1,4 +1,4 @@
-"""Global settings, as in ``keras.config``: the default float type."""
+"""Global settings, as in ``keras.config``: the default float type, the thread count."""
 import numpy as np
 
 _VALID_FLOATX = ("float32", "float64")
@@ -31,3 +31,18 @@ def standardize_dtype(dtype):
     if dt.name not in _VALID_FLOATX:
         raise ValueError(f"Unsupported dtype {dt.name!r}: use 'float32' or 'float64'.")
     return dt
+
+
+def set_num_threads(n):
+    """Use ``n`` threads for fastrnn's kernels (the BLAS they call).  The initial value
+    comes from OPENBLAS_NUM_THREADS / OMP_NUM_THREADS, else the number of cores."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"set_num_threads expects a positive integer, got {n!r}.")
+    from fastrnn import _threads
+    _threads.set_num_threads(int(n))
+
+
+def get_num_threads():
+    """The number of threads fastrnn's kernels use."""
+    from fastrnn import _threads
+    return _threads.get_num_threads()

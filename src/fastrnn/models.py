@@ -217,15 +217,13 @@ class Sequential:
 
         n = x.shape[0]
         steps = -(-n // batch_size)
-        history = callbacks_module.History()
-        cbs = list(callbacks or [])
-        if verbose in ("auto", 1, 2, True):
-            cbs.append(callbacks_module.EpochLogger())
-        cbs.append(history)
-        params = {"epochs": epochs, "steps": steps, "verbose": verbose}
-        cb = callbacks_module.CallbackList(cbs, self, params)
+        if isinstance(callbacks, callbacks_module.CallbackList):
+            cb = callbacks
+        else:
+            cb = callbacks_module.CallbackList(
+                callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+                verbose=verbose, epochs=epochs, steps=steps)
         self.stop_training = False
-        self.history = history
         cb.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             cb.on_epoch_begin(epoch)
@@ -245,6 +243,8 @@ class Sequential:
                 for key, value in logs.items():
                     totals[key] = totals.get(key, 0.0) + value * xb.shape[0]
                 cb.on_train_batch_end(step, {k: v / seen for k, v in totals.items()})
+                if self.stop_training:
+                    break
             epoch_logs = {k: v / seen for k, v in totals.items()}
             if x_val is not None:
                 val = self._evaluate_arrays(x_val, y_val, batch_size)
@@ -252,8 +252,8 @@ class Sequential:
             cb.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
                 break
-        cb.on_train_end()
-        return history
+        cb.on_train_end(epoch_logs if epochs > initial_epoch else None)
+        return self.history
 
     # ------------------------------------------------------- evaluate/predict
     def _evaluate_arrays(self, x, y, batch_size):
