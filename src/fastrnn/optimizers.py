@@ -144,6 +144,7 @@ class Optimizer:
         # Built state: one (shape, dtype) per variable position, and for every
         # slot name a list of flat (n,) C-contiguous arrays, one per position.
         self._specs = None
+        self._validated = None   # (ids, work, variables, grads) of the last checked call
         self._slots = {}
 
     # ------------------------------------------------------------------ attributes
@@ -231,6 +232,13 @@ class Optimizer:
         """
         variables = list(variables)
         grads = list(grads)
+        # The training loop passes the same arrays every step: validate them once and
+        # reuse the flat views (the cache keeps the arrays alive, so ids stay unique).
+        key = tuple(map(id, variables)) + tuple(map(id, grads))
+        if self._validated is not None and self._validated[0] == key and self.built:
+            self._ensure_slots()
+            self._step(self._validated[1])
+            return
         if len(variables) != len(grads):
             raise ValueError(
                 f"Got {len(variables)} variables but {len(grads)} gradients.")
@@ -278,7 +286,11 @@ class Optimizer:
                 stacklevel=2)
         self.build(variables)      # no-op once built
         self._ensure_slots()       # an option toggled since may need a new slot
+        self._validated = None if missing else (key, work, variables, grads)
+        self._step(work)
 
+    def _step(self, work):
+        """Clip, then update every (position, flat variable, flat gradient) in place."""
         work = self._clip(work)
         scalars = self._step_scalars()
         for i, var, grad in work:
