@@ -121,7 +121,7 @@ def test_input_dropout_one_mask_per_batch_and_exact_gradient(rng):
     layer.build((None, 3))
     x = rng.normal(size=(6, 5, 3))
     y = layer.forward(x, training=True)
-    m = layer._dropout_mask                            # (B, I), values 0 or 2
+    m = layer._ws["dropout"]                          # (B, I), values 0 or 2
     assert set(np.unique(m)) <= {0.0, 2.0}
     ref = SimpleRNN(4, dtype="float64", return_sequences=True)
     ref.build((None, 3))
@@ -134,3 +134,37 @@ def test_input_dropout_one_mask_per_batch_and_exact_gradient(rng):
     np.testing.assert_array_equal(layer(x), ref(x))    # inference: no dropout
     with pytest.raises(ValueError, match="dropout"):
         LSTM(3, dropout=1.5)
+
+
+def test_step_api_streams_like_a_whole_sequence(rng):
+    """layer.step carries the state one step at a time and matches the full forward."""
+    for layer in (LSTM(6, return_sequences=True, dtype="float64"),
+                  GRU(6, return_sequences=True, dtype="float64"),
+                  SimpleRNN(6, return_sequences=True, dtype="float64")):
+        x = rng.normal(size=(3, 5, 4))
+        full = layer(x)
+        states = None
+        for t in range(5):
+            out, states = layer.step(x[:, t], states)
+            np.testing.assert_allclose(out, full[:, t], atol=1e-12)
+        with pytest.raises(ValueError, match="step expects"):
+            layer.step(x[:, 0, :2], states)
+
+
+def test_concurrent_predicts_do_not_share_buffers(rng):
+    import threading
+    layer = LSTM(16, return_sequences=True)
+    xs = [rng.normal(size=(8, 30, 5)).astype(np.float32) for _ in range(4)]
+    want = [layer(x) for x in xs]
+    got = [None] * 4
+
+    def run(i):
+        for _ in range(20):
+            got[i] = layer(xs[i])
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)

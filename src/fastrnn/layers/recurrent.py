@@ -5,6 +5,7 @@ time-major: x is copied once to (T, B, I) (reversed in time for go_backwards), t
 hidden states live in hs (T + 1, B, H) with hs[0] the initial state, and every
 per-step block is contiguous.  Buffers are allocated once per (T, B) and reused.
 """
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -13,7 +14,7 @@ from fastrnn import activations, initializers, utils
 from fastrnn.layers.base import Layer
 from fastrnn._ext import _gru, _lstm, _simple_rnn
 
-_MAX_WORKSPACES = 4
+_MAX_WORKSPACES = 8
 
 
 class RNN(Layer):
@@ -21,8 +22,10 @@ class RNN(Layer):
 
     Subclasses set ``gates`` and ``state_names`` and implement ``_allocate(T, B)``
     (a dict of buffers with at least 'hs', 'dx' and one '<state>0' initial-state
-    buffer per state), ``_kernel_forward(xt, ws)`` and
-    ``_kernel_backward(xt, ws, dyt, sequences, dstates)`` returning dx (T, B, I).
+    buffer per state), ``_kernel_forward(ws)`` and
+    ``_kernel_backward(ws, dyt, sequences, dstates)`` returning dx (T, B, I).  A
+    workspace also carries its call's inputs: 'xt' (T, B, I), 'mask' (T, B) or None,
+    'dropout' (B, I) or None.
     """
 
     gates = 1
@@ -91,7 +94,7 @@ class RNN(Layer):
         return (self.units,)
 
     def _workspace(self, T, B):
-        key = (T, B)
+        key = (threading.get_ident(), T, B)   # per thread: concurrent predicts never share
         ws = self._workspaces.get(key)
         if ws is None:
             ws = self._allocate(T, B)
@@ -135,13 +138,12 @@ class RNN(Layer):
             xt = xt[::-1]
             mt = None if mt is None else mt[::-1]
         xt = np.ascontiguousarray(xt)
-        self._mask_t = None if mt is None else np.ascontiguousarray(mt)
-        self._dropout_mask = None
+        dropout_mask = None
         if training and self.dropout > 0:
             keep = 1.0 - self.dropout
             rng = self._seed_rng if self._seed_rng is not None else utils.rng()
-            self._dropout_mask = ((rng.random((B, xt.shape[2])) < keep) / keep).astype(self.dtype)
-            xt = xt * self._dropout_mask
+            dropout_mask = ((rng.random((B, xt.shape[2])) < keep) / keep).astype(self.dtype)
+            xt = xt * dropout_mask
         if initial_state is None and self.stateful and self._carry is not None:
             if self._carry[0].shape[0] != B:
                 raise ValueError(f"Stateful layer {self.name!r} carries states for batches of "
@@ -150,8 +152,11 @@ class RNN(Layer):
             initial_state = self._carry
         ws = self._workspace(T, B)
         self._set_initial_state(ws, initial_state, B)
-        self._kernel_forward(xt, ws)
-        self._xt, self._ws = xt, ws
+        # What this call's backward needs lives in its workspace (one per thread).
+        ws["xt"], ws["mask"], ws["dropout"] = xt, None if mt is None else \
+            np.ascontiguousarray(mt), dropout_mask
+        self._kernel_forward(ws)
+        self._ws = ws          # for backward; the workspace itself is per thread
         if self.stateful:
             self._carry = self._final_states(ws)
         hs = ws["hs"]
@@ -160,6 +165,23 @@ class RNN(Layer):
         if self.return_state:
             return [out] + self._final_states(ws)
         return out
+
+    def step(self, x_t, states=None):
+        """Streaming inference, one time step: x_t (B, I) and states (a list of (B, H)
+        arrays, zeros when None) -> (output (B, H), new states).  The lean path for
+        one sample at a time with carried state; no caches are kept."""
+        x_t = np.asarray(x_t)
+        if x_t.ndim != 2 or x_t.shape[1] != self.kernel.shape[0] or x_t.dtype != self.dtype:
+            raise ValueError(f"Layer {self.name!r}: step expects x_t of shape (batch, "
+                             f"{self.kernel.shape[0]}) and dtype {self.dtype}, got "
+                             f"{x_t.shape} {x_t.dtype}.")
+        B = x_t.shape[0]
+        ws = self._workspace(1, B)
+        self._set_initial_state(ws, states, B)
+        ws["xt"], ws["mask"], ws["dropout"] = np.ascontiguousarray(x_t)[None], None, None
+        self._kernel_forward(ws)
+        finals = self._final_states(ws)
+        return finals[0].copy(), finals
 
     def _set_initial_state(self, ws, initial_state, B):
         n = len(self.state_names)
@@ -203,10 +225,10 @@ class RNN(Layer):
             dyt = dyt.copy()                 # never change the caller's dy in place
             dyt[-1] += dstates[0]
         ws, self._ws = self._ws, None
-        dxt = self._kernel_backward(self._xt, ws, dyt, self.return_sequences, dstates)
+        dxt = self._kernel_backward(ws, dyt, self.return_sequences, dstates)
         self.state_grads = [ws["d" + name + "0"].copy() for name in self.state_names]
-        if self._dropout_mask is not None:
-            dxt = dxt * self._dropout_mask
+        if ws["dropout"] is not None:
+            dxt = dxt * ws["dropout"]
         if self.go_backwards:
             dxt = dxt[::-1]
         return np.ascontiguousarray(dxt.transpose(1, 0, 2))
@@ -243,14 +265,14 @@ class SimpleRNN(RNN):
                 "dx": np.empty((T, B, I), dt), "dh0": np.empty((B, H), dt),
                 "db": np.empty(H, dt)}
 
-    def _kernel_forward(self, xt, ws):
-        _simple_rnn.forward(xt, self.kernel, self.recurrent_kernel, self.bias, ws["hs"],
-                            self._act, self._mask_t)
+    def _kernel_forward(self, ws):
+        _simple_rnn.forward(ws["xt"], self.kernel, self.recurrent_kernel, self.bias, ws["hs"],
+                            self._act, ws["mask"])
 
-    def _kernel_backward(self, xt, ws, dyt, sequences, dstates):
-        _simple_rnn.backward(xt, self.kernel, self.recurrent_kernel, ws["hs"], dyt, sequences,
-                             self.grads[0], self.grads[1], self._bias_grad(ws), ws["dx"],
-                             ws["dh0"], ws["dz"], self._act, self._mask_t)
+    def _kernel_backward(self, ws, dyt, sequences, dstates):
+        _simple_rnn.backward(ws["xt"], self.kernel, self.recurrent_kernel, ws["hs"], dyt,
+                             sequences, self.grads[0], self.grads[1], self._bias_grad(ws),
+                             ws["dx"], ws["dh0"], ws["dz"], self._act, ws["mask"])
         return ws["dx"]
 
 
@@ -294,16 +316,16 @@ class LSTM(RNN):
     def _final_states(self, ws):
         return [ws["hs"][-1].copy(), ws["cs"][-1].copy()]
 
-    def _kernel_forward(self, xt, ws):
-        _lstm.forward(xt, self.kernel, self.recurrent_kernel, self.bias, ws["hs"], ws["cs"],
-                      ws["z"], ws["ac"], self._act, self._ract, self._mask_t)
+    def _kernel_forward(self, ws):
+        _lstm.forward(ws["xt"], self.kernel, self.recurrent_kernel, self.bias, ws["hs"],
+                      ws["cs"], ws["z"], ws["ac"], self._act, self._ract, ws["mask"])
 
-    def _kernel_backward(self, xt, ws, dyt, sequences, dstates):
+    def _kernel_backward(self, ws, dyt, sequences, dstates):
         ws["dc0"][...] = 0 if dstates[1] is None else dstates[1]
-        _lstm.backward(xt, self.kernel, self.recurrent_kernel, ws["hs"], ws["cs"], ws["z"],
+        _lstm.backward(ws["xt"], self.kernel, self.recurrent_kernel, ws["hs"], ws["cs"], ws["z"],
                        ws["ac"], dyt, sequences, self.grads[0], self.grads[1],
                        self._bias_grad(ws), ws["dx"], ws["dh0"], ws["dc0"],
-                       self._act, self._ract, self._mask_t)
+                       self._act, self._ract, ws["mask"])
         return ws["dx"]
 
     def get_config(self):
@@ -349,26 +371,26 @@ class GRU(RNN):
             ws["drh"] = np.empty((B, H), dt)
         return ws
 
-    def _kernel_forward(self, xt, ws):
-        W, U, b = self.kernel, self.recurrent_kernel, self.bias
+    def _kernel_forward(self, ws):
+        xt, W, U, b = ws["xt"], self.kernel, self.recurrent_kernel, self.bias
         if self.reset_after:
             _gru.forward_reset_after(xt, W, U, b, ws["hs"], ws["xg"], ws["mh"],
-                                     self._act, self._ract, self._mask_t)
+                                     self._act, self._ract, ws["mask"])
         else:
             _gru.forward_reset_before(xt, W, U, b, ws["hs"], ws["xg"], ws["rh"],
-                                      ws["scratch"], self._act, self._ract, self._mask_t)
+                                      ws["scratch"], self._act, self._ract, ws["mask"])
 
-    def _kernel_backward(self, xt, ws, dyt, sequences, dstates):
-        W, U = self.kernel, self.recurrent_kernel
+    def _kernel_backward(self, ws, dyt, sequences, dstates):
+        xt, W, U = ws["xt"], self.kernel, self.recurrent_kernel
         dW, dU, db = self.grads[0], self.grads[1], self._bias_grad(ws)
         if self.reset_after:
             _gru.backward_reset_after(xt, W, U, ws["hs"], ws["xg"], ws["mh"], dyt, sequences,
                                       dW, dU, db, ws["dx"], ws["dh0"], self._act, self._ract,
-                                      self._mask_t)
+                                      ws["mask"])
         else:
             _gru.backward_reset_before(xt, W, U, ws["hs"], ws["xg"], ws["rh"], dyt, sequences,
                                        dW, dU, db, ws["dx"], ws["dh0"], ws["drh"],
-                                       self._act, self._ract, self._mask_t)
+                                       self._act, self._ract, ws["mask"])
         return ws["dx"]
 
     def get_config(self):
