@@ -188,3 +188,48 @@ def test_verbose_prints_epoch_lines(rng, capsys):
     assert "Epoch 1/2" in out and "Epoch 2/2" in out and "loss:" in out
     model.fit(x, y, epochs=1, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+def test_sample_weight_scales_the_gradient_like_keras(rng):
+    """sum_over_batch_size: weights multiply per-sample losses, the divisor stays the
+    batch size, so weights of 2 with SGD equal a doubled learning rate."""
+    x, y = small_data(rng, n=16)
+    m1 = Sequential([Input(shape=(6, 3)), SimpleRNN(4), Dense(1)])
+    m2 = Sequential([Input(shape=(6, 3)), SimpleRNN(4), Dense(1)])
+    m2.set_weights(m1.get_weights())
+    m1.compile(optimizer=fastrnn.optimizers.SGD(learning_rate=0.1), loss="mse")
+    m2.compile(optimizer=fastrnn.optimizers.SGD(learning_rate=0.2), loss="mse")
+    h1 = m1.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0,
+                sample_weight=np.full(16, 2.0))
+    h2 = m2.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    np.testing.assert_allclose(h1.history["loss"][0], 2 * h2.history["loss"][0], rtol=1e-5)
+    for a, b in zip(m1.get_weights(), m2.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_class_weight_equals_sample_weight_from_labels(rng):
+    x = rng.normal(size=(20, 6, 3)).astype(np.float32)
+    y = (rng.random((20, 1)) < 0.5).astype(np.float32)
+    models = []
+    for _ in range(2):
+        m = Sequential([Input(shape=(6, 3)), SimpleRNN(4), Dense(1, activation="sigmoid")])
+        m.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy"])
+        models.append(m)
+    models[1].set_weights(models[0].get_weights())
+    models[0].fit(x, y, epochs=2, shuffle=False, verbose=0, class_weight={0: 0.5, 1: 3.0})
+    models[1].fit(x, y, epochs=2, shuffle=False, verbose=0,
+                  sample_weight=np.where(y[:, 0] > 0, 3.0, 0.5))
+    for a, b in zip(models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="at the same time"):
+        models[0].fit(x, y, verbose=0, class_weight={0: 1, 1: 1}, sample_weight=np.ones(20))
+    with pytest.raises(ValueError, match="no weight for classes"):
+        models[0].fit(x, y, verbose=0, class_weight={0: 1})
+
+
+def test_duplicate_metric_names_get_suffixes(rng):
+    x, y = small_data(rng)
+    model = Sequential([Input(shape=(6, 3)), SimpleRNN(4), Dense(1)])
+    model.compile(optimizer="adam", loss="mse", metrics=["mae", "mae"])
+    hist = model.fit(x, y, epochs=1, verbose=0)
+    assert set(hist.history) == {"loss", "mae", "mae_1"}

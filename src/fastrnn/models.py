@@ -121,10 +121,18 @@ class Sequential:
         self.metrics = None
         self.compiled = True
 
-    def _resolve_metrics(self):
+    def _resolve_metrics(self, y, out):
+        """Build the compiled metrics on the first batch (Keras resolves 'accuracy'
+        from the shapes of y and the predictions); repeated names get _1, _2, ..."""
         if self.metrics is None:
-            self.metrics = [metrics_module.get(m, self.loss, self.layers[-1].output_shape)
-                            for m in self._metric_ids]
+            self.metrics, seen = [], {}
+            for identifier in self._metric_ids:
+                metric = metrics_module.get(identifier, y, out)
+                k = seen.get(metric.name, 0)
+                seen[metric.name] = k + 1
+                if k:
+                    metric.name = f"{metric.name}_{k}"
+                self.metrics.append(metric)
         return self.metrics
 
     # ----------------------------------------------------------------- data
@@ -171,10 +179,11 @@ class Sequential:
         self._output_mask = mask
         return x
 
-    def _train_step(self, x, y):
+    def _train_step(self, x, y, sample_weight=None):
         """One optimizer step on a batch; returns (loss, predictions)."""
         out = self._forward(x, training=True)
-        loss, dy = self.loss.value_and_grad(y, out)
+        loss, dy = self.loss.value_and_grad(y, out, sample_weight=sample_weight,
+                                            mask=self._output_mask)
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
         variables, grads = [], []
@@ -185,20 +194,45 @@ class Sequential:
         self.optimizer.apply(grads, variables)
         return loss, out
 
-    def _batch_logs(self, loss, y, out):
-        logs = {"loss": loss}
-        for metric in self._resolve_metrics():
-            logs[metric.name] = float(np.mean(metric(y, out)))
-        return logs
+    def _metric_stats(self, y, out):
+        """[(name, (weighted sum, weight total))] of every compiled metric on a batch;
+        as in Keras, metrics see the output mask but not the sample weights."""
+        return [(m.name, m.batch_stats(y, out, mask=self._output_mask))
+                for m in self._resolve_metrics(y, out)]
+
+    def _sample_weights(self, y, sample_weight, class_weight):
+        """Per-sample weights (N,) from sample_weight or class_weight, or None."""
+        if sample_weight is not None and class_weight is not None:
+            raise ValueError("You cannot use class_weight and sample_weight at the same time.")
+        if sample_weight is not None:
+            sw = to_float_array(sample_weight, self.dtype, "sample_weight")
+            if sw.shape[0] != y.shape[0]:
+                raise ValueError(f"sample_weight has {sw.shape[0]} entries for {y.shape[0]} "
+                                 "samples.")
+            return sw
+        if class_weight is None:
+            return None
+        if not isinstance(class_weight, dict):
+            raise TypeError(f"class_weight must be a dict {{class: weight}}, got "
+                            f"{class_weight!r}.")
+        labels = np.argmax(y, axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else \
+            np.round(y.reshape(y.shape[0], -1)[:, 0]).astype(np.int64)
+        unknown = set(np.unique(labels).tolist()) - set(int(k) for k in class_weight)
+        if unknown:
+            raise ValueError(f"class_weight has no weight for classes {sorted(unknown)}.")
+        table = {int(k): float(v) for k, v in class_weight.items()}
+        return np.array([table[int(c)] for c in labels], dtype=self.dtype)
 
     # ------------------------------------------------------------------ fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0):
         """Train for ``epochs`` passes over (x, y); returns a History."""
         self._require_compiled()
         batch_size = check_batch_size(batch_size)
         x = self._prepare_x(x)
         y = self._prepare_y(y, x.shape[0])
+        sw = self._sample_weights(y, sample_weight, class_weight)
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}.")
         if validation_data is not None:
@@ -212,6 +246,7 @@ class Sequential:
                 raise ValueError(f"validation_split={validation_split} leaves no samples for "
                                  f"training or for validation out of {x.shape[0]}.")
             x, x_val, y, y_val = x[:split], x[split:], y[:split], y[split:]
+            sw = None if sw is None else sw[:split]
         else:
             x_val = y_val = None
 
@@ -228,24 +263,19 @@ class Sequential:
         for epoch in range(initial_epoch, epochs):
             cb.on_epoch_begin(epoch)
             order = utils.rng().permutation(n) if shuffle else None
-            totals, seen = {}, 0
+            tracker = _Tracker()
             for step in range(steps):
                 cb.on_train_batch_begin(step)
-                if order is None:
-                    xb = x[step * batch_size:(step + 1) * batch_size]
-                    yb = y[step * batch_size:(step + 1) * batch_size]
-                else:
-                    idx = order[step * batch_size:(step + 1) * batch_size]
-                    xb, yb = x[idx], y[idx]
-                loss, out = self._train_step(xb, yb)
-                logs = self._batch_logs(loss, yb, out)
-                seen += xb.shape[0]
-                for key, value in logs.items():
-                    totals[key] = totals.get(key, 0.0) + value * xb.shape[0]
-                cb.on_train_batch_end(step, {k: v / seen for k, v in totals.items()})
+                rows = slice(step * batch_size, (step + 1) * batch_size)
+                if order is not None:
+                    rows = order[rows]
+                xb, yb = x[rows], y[rows]
+                loss, out = self._train_step(xb, yb, None if sw is None else sw[rows])
+                tracker.update(loss, xb.shape[0], self._metric_stats(yb, out))
+                cb.on_train_batch_end(step, tracker.result())
                 if self.stop_training:
                     break
-            epoch_logs = {k: v / seen for k, v in totals.items()}
+            epoch_logs = tracker.result()
             if x_val is not None:
                 val = self._evaluate_arrays(x_val, y_val, batch_size)
                 epoch_logs.update({"val_" + k: v for k, v in val.items()})
@@ -257,14 +287,13 @@ class Sequential:
 
     # ------------------------------------------------------- evaluate/predict
     def _evaluate_arrays(self, x, y, batch_size):
-        totals = {}
+        tracker = _Tracker()
         for start in range(0, x.shape[0], batch_size):
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
             out = self._forward(xb, training=False)
-            logs = self._batch_logs(self.loss(yb, out), yb, out)
-            for key, value in logs.items():
-                totals[key] = totals.get(key, 0.0) + value * xb.shape[0]
-        return {k: v / x.shape[0] for k, v in totals.items()}
+            loss = self.loss(yb, out, mask=self._output_mask)
+            tracker.update(loss, xb.shape[0], self._metric_stats(yb, out))
+        return tracker.result()
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
         """Loss (and metrics) over (x, y): a float, a list, or a dict with return_dict."""
@@ -299,7 +328,9 @@ class Sequential:
         x = self._prepare_x(x)
         y = self._prepare_y(y, x.shape[0])
         loss, out = self._train_step(x, y)
-        return self._format_logs(self._batch_logs(loss, y, out), return_dict)
+        tracker = _Tracker()
+        tracker.update(loss, x.shape[0], self._metric_stats(y, out))
+        return self._format_logs(tracker.result(), return_dict)
 
     def test_on_batch(self, x, y, return_dict=False):
         self._require_compiled()
@@ -339,3 +370,24 @@ class Sequential:
         from fastrnn._summary import summary_text
         text = summary_text(self)
         (print_fn or print)(text)
+
+
+class _Tracker:
+    """Keras's running logs: the loss averaged over samples (weighted by batch size),
+    each metric as the sum of its weighted values over the sum of its weights."""
+
+    def __init__(self):
+        self.loss, self.seen, self.sums, self.totals = 0.0, 0, {}, {}
+
+    def update(self, loss, n, metric_stats):
+        self.loss += float(loss) * n
+        self.seen += n
+        for name, (total, weight) in metric_stats:
+            self.sums[name] = self.sums.get(name, 0.0) + float(total)
+            self.totals[name] = self.totals.get(name, 0.0) + float(weight)
+
+    def result(self):
+        logs = {"loss": self.loss / self.seen if self.seen else 0.0}
+        for name, total in self.sums.items():
+            logs[name] = total / self.totals[name] if self.totals[name] else 0.0
+        return logs
