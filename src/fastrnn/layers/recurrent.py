@@ -63,7 +63,7 @@ class RNN(Layer):
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
         self.seed = seed
-        self.state_grads = None
+        self._grads_ws = None      # workspace of the last backward (its d<state>0)
         self._workspaces = OrderedDict()
         self._ws = None
 
@@ -187,7 +187,7 @@ class RNN(Layer):
         n = len(self.state_names)
         if initial_state is None:
             for name in self.state_names:
-                ws[name + "0"][...] = 0
+                ws[name + "0"].fill(0)
             return
         if not isinstance(initial_state, (list, tuple)):
             initial_state = [initial_state]
@@ -226,12 +226,20 @@ class RNN(Layer):
             dyt[-1] += dstates[0]
         ws, self._ws = self._ws, None
         dxt = self._kernel_backward(ws, dyt, self.return_sequences, dstates)
-        self.state_grads = [ws["d" + name + "0"].copy() for name in self.state_names]
+        self._grads_ws = ws
         if ws["dropout"] is not None:
             dxt = dxt * ws["dropout"]
         if self.go_backwards:
             dxt = dxt[::-1]
         return np.ascontiguousarray(dxt.transpose(1, 0, 2))
+
+    @property
+    def state_grads(self):
+        """Gradients of the initial states from the last backward (copies), or None."""
+        ws = self._grads_ws
+        if ws is None:
+            return None
+        return [ws["d" + name + "0"].copy() for name in self.state_names]
 
     def _bias_grad(self, ws):
         return self.grads[2] if self.use_bias else ws["db"]
