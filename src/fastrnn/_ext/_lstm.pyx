@@ -15,26 +15,39 @@ from libc.string cimport memcpy
 
 from fastrnn._ext._blas cimport gemm, axpy
 from fastrnn._ext._elementwise cimport lstm_fwd, lstm_bwd, sum_rows, keep_rows, mask_row
+from fastrnn._ext._dropout cimport masked_products, masked_products_grad, masked_weight_grads
 
 
 def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             const floating[:, ::1] U, const floating[::1] b,
             floating[:, :, ::1] hs, floating[:, :, ::1] cs,
             floating[:, :, ::1] z, floating[:, :, ::1] ac, int act, int ract,
-            const unsigned char[:, ::1] mask=None):
+            const unsigned char[:, ::1] mask=None,
+            const floating[:, :, ::1] imask=None, const floating[:, :, ::1] rmask=None,
+            floating[:, ::1] xm=None, floating[:, ::1] hm=None):
     """Fill hs[1:], cs[1:], z and ac; hs[0] and cs[0] must hold the initial states.
 
     mask (T, B) uint8 or None: a masked step (0) keeps the previous h and c.
+    imask (4, B, I), rmask (4, B, H) or None: per-gate dropout masks on x_t and h_{t-1}
+    (recurrent dropout); xm (T B, I) and hm (T B, H) are their scratch.
     """
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = U.shape[0]
     cdef int G = 4 * H
     cdef int t
     with nogil:
-        gemm(False, False, T * B, G, I, <floating> 1, &x[0, 0, 0], I,
-             &W[0, 0], G, <floating> 0, &z[0, 0, 0], G)
+        if imask is None:
+            gemm(False, False, T * B, G, I, <floating> 1, &x[0, 0, 0], I,
+                 &W[0, 0], G, <floating> 0, &z[0, 0, 0], G)
+        else:
+            masked_products(&x[0, 0, 0], &imask[0, 0, 0], &xm[0, 0], &W[0, 0], &z[0, 0, 0],
+                            <long> T * B, B, I, H, 4, G, <floating> 0)
         for t in range(T):
-            gemm(False, False, B, G, H, <floating> 1, &hs[t, 0, 0], H,
-                 &U[0, 0], G, <floating> 1, &z[t, 0, 0], G)
+            if rmask is None:
+                gemm(False, False, B, G, H, <floating> 1, &hs[t, 0, 0], H,
+                     &U[0, 0], G, <floating> 1, &z[t, 0, 0], G)
+            else:
+                masked_products(&hs[t, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &U[0, 0],
+                                &z[t, 0, 0], B, B, H, H, 4, G, <floating> 1)
             lstm_fwd(&z[t, 0, 0], &b[0], &cs[t, 0, 0], &cs[t + 1, 0, 0], &ac[t, 0, 0],
                      &hs[t + 1, 0, 0], B, H, act, ract)
             keep_rows(&hs[t + 1, 0, 0], &hs[t, 0, 0], mask_row(mask, t), B, H)
@@ -47,7 +60,9 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
              const floating[:, :, ::1] ac, const floating[:, :, ::1] dy, bint sequences,
              floating[:, ::1] dW, floating[:, ::1] dU, floating[::1] db,
              floating[:, :, ::1] dx, floating[:, ::1] dh0, floating[:, ::1] dc0,
-             int act, int ract, const unsigned char[:, ::1] mask=None):
+             int act, int ract, const unsigned char[:, ::1] mask=None,
+             const floating[:, :, ::1] imask=None, const floating[:, :, ::1] rmask=None,
+             floating[:, ::1] xm=None, floating[:, ::1] hm=None):
     """Backpropagation through time; overwrites z, dW, dU, db, dx, dh0 and dc0.
 
     dy is (T, B, H) when sequences is true, else (1, B, H) (last output only).
@@ -66,12 +81,26 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
                 axpy(n, <floating> 1, &dy[t, 0, 0], &dh0[0, 0])
             lstm_bwd(&z[t, 0, 0], &cs[t, 0, 0], &ac[t, 0, 0], &dh0[0, 0], &dc0[0, 0],
                      mask_row(mask, t), B, H, act, ract)
-            gemm(False, True, B, H, G, <floating> 1, &z[t, 0, 0], G,
-                 &U[0, 0], G, beta, &dh0[0, 0], H)
-        gemm(True, False, I, G, T * B, <floating> 1, &x[0, 0, 0], I,
-             &z[0, 0, 0], G, <floating> 0, &dW[0, 0], G)
-        gemm(True, False, H, G, T * B, <floating> 1, &hs[0, 0, 0], H,
-             &z[0, 0, 0], G, <floating> 0, &dU[0, 0], G)
-        gemm(False, True, T * B, I, G, <floating> 1, &z[0, 0, 0], G,
-             &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
+            if rmask is None:
+                gemm(False, True, B, H, G, <floating> 1, &z[t, 0, 0], G,
+                     &U[0, 0], G, beta, &dh0[0, 0], H)
+            else:
+                masked_products_grad(&z[t, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &U[0, 0],
+                                     &dh0[0, 0], B, B, H, H, 4, G, mask is None)
+        if imask is None:
+            gemm(True, False, I, G, T * B, <floating> 1, &x[0, 0, 0], I,
+                 &z[0, 0, 0], G, <floating> 0, &dW[0, 0], G)
+            gemm(False, True, T * B, I, G, <floating> 1, &z[0, 0, 0], G,
+                 &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
+        else:
+            masked_weight_grads(&x[0, 0, 0], &imask[0, 0, 0], &xm[0, 0], &z[0, 0, 0],
+                                &dW[0, 0], <long> T * B, B, I, H, 4, G)
+            masked_products_grad(&z[0, 0, 0], &imask[0, 0, 0], &xm[0, 0], &W[0, 0],
+                                 &dx[0, 0, 0], <long> T * B, B, I, H, 4, G, True)
+        if rmask is None:
+            gemm(True, False, H, G, T * B, <floating> 1, &hs[0, 0, 0], H,
+                 &z[0, 0, 0], G, <floating> 0, &dU[0, 0], G)
+        else:
+            masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &z[0, 0, 0],
+                                &dU[0, 0], <long> T * B, B, H, H, 4, G)
         sum_rows(&z[0, 0, 0], <long> T * B, G, &db[0])

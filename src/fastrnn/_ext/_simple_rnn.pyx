@@ -19,14 +19,17 @@ from libc.string cimport memcpy
 from fastrnn._ext._blas cimport gemm, axpy
 from fastrnn._ext._elementwise cimport (bias_act, act_grad, sum_rows, keep_rows, mask_split,
                                         mask_row)
+from fastrnn._ext._dropout cimport masked_products, masked_products_grad, masked_weight_grads
 
 
 def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             const floating[:, ::1] U, const floating[::1] b,
-            floating[:, :, ::1] hs, int act, const unsigned char[:, ::1] mask=None):
+            floating[:, :, ::1] hs, int act, const unsigned char[:, ::1] mask=None,
+            const floating[:, :, ::1] rmask=None, floating[:, ::1] hm=None):
     """Fill hs (T + 1, B, H) from x (T, B, I); hs[0] must hold the initial state.
 
     mask (T, B) uint8 or None: a masked step (0) keeps the previous state.
+    rmask (1, B, H) or None: recurrent dropout mask on h_{t-1}; hm (T B, H) scratch.
     """
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = W.shape[1]
     cdef int t
@@ -36,8 +39,12 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
              &W[0, 0], H, <floating> 0, &hs[1, 0, 0], H)
         for t in range(T):
             # hs[t + 1] += hs[t] U, then act(. + b) in place
-            gemm(False, False, B, H, H, <floating> 1, &hs[t, 0, 0], H,
-                 &U[0, 0], H, <floating> 1, &hs[t + 1, 0, 0], H)
+            if rmask is None:
+                gemm(False, False, B, H, H, <floating> 1, &hs[t, 0, 0], H,
+                     &U[0, 0], H, <floating> 1, &hs[t + 1, 0, 0], H)
+            else:
+                masked_products(&hs[t, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &U[0, 0],
+                                &hs[t + 1, 0, 0], B, B, H, H, 1, H, <floating> 1)
             bias_act(&hs[t + 1, 0, 0], &b[0], B, H, act)
             keep_rows(&hs[t + 1, 0, 0], &hs[t, 0, 0], mask_row(mask, t), B, H)
 
@@ -47,7 +54,8 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
              const floating[:, :, ::1] dy, bint sequences,
              floating[:, ::1] dW, floating[:, ::1] dU, floating[::1] db,
              floating[:, :, ::1] dx, floating[:, ::1] dh0,
-             floating[:, :, ::1] dz, int act, const unsigned char[:, ::1] mask=None):
+             floating[:, :, ::1] dz, int act, const unsigned char[:, ::1] mask=None,
+             const floating[:, :, ::1] rmask=None, floating[:, ::1] hm=None):
     """Backpropagation through time; overwrites dW, dU, db, dx, dh0.
 
     dy is (T, B, H) when sequences is true, else (1, B, H): the gradient of the
@@ -67,13 +75,21 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             act_grad(&dz[t, 0, 0], &dh0[0, 0], &hs[t + 1, 0, 0], n, act)
             if mask is not None:
                 mask_split(&dz[t, 0, 0], &dh0[0, 0], &mask[t, 0], B, H)
-            gemm(False, True, B, H, H, <floating> 1, &dz[t, 0, 0], H,
-                 &U[0, 0], H, beta, &dh0[0, 0], H)
+            if rmask is None:
+                gemm(False, True, B, H, H, <floating> 1, &dz[t, 0, 0], H,
+                     &U[0, 0], H, beta, &dh0[0, 0], H)
+            else:
+                masked_products_grad(&dz[t, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &U[0, 0],
+                                     &dh0[0, 0], B, B, H, H, 1, H, mask is None)
         # Weight gradients over all steps at once.
         gemm(True, False, I, H, T * B, <floating> 1, &x[0, 0, 0], I,
              &dz[0, 0, 0], H, <floating> 0, &dW[0, 0], H)
-        gemm(True, False, H, H, T * B, <floating> 1, &hs[0, 0, 0], H,
-             &dz[0, 0, 0], H, <floating> 0, &dU[0, 0], H)
+        if rmask is None:
+            gemm(True, False, H, H, T * B, <floating> 1, &hs[0, 0, 0], H,
+                 &dz[0, 0, 0], H, <floating> 0, &dU[0, 0], H)
+        else:
+            masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &dz[0, 0, 0],
+                                &dU[0, 0], <long> T * B, B, H, H, 1, H)
         gemm(False, True, T * B, I, H, <floating> 1, &dz[0, 0, 0], H,
              &W[0, 0], H, <floating> 0, &dx[0, 0, 0], I)
         sum_rows(&dz[0, 0, 0], <long> T * B, H, &db[0])

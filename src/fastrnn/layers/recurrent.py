@@ -25,7 +25,8 @@ class RNN(Layer):
     buffer per state), ``_kernel_forward(ws)`` and
     ``_kernel_backward(ws, dyt, sequences, dstates)`` returning dx (T, B, I).  A
     workspace also carries its call's inputs: 'xt' (T, B, I), 'mask' (T, B) or None,
-    'dropout' (B, I) or None.
+    'dropout' (B, I) or None, and with recurrent dropout 'imask' (G, B, I) or None and
+    'rmask' (G, B, H) (one mask per gate, Keras's implementation 1; G = 1 for SimpleRNN).
     """
 
     gates = 1
@@ -44,9 +45,6 @@ class RNN(Layer):
         for what, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
             if not 0.0 <= rate < 1.0:
                 raise ValueError(f"{type(self).__name__}: {what} must be in [0, 1), got {rate}.")
-        if recurrent_dropout:
-            raise NotImplementedError(f"{type(self).__name__}: recurrent_dropout is not "
-                                      "supported yet.")
         self.stateful = bool(stateful)
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
@@ -65,7 +63,7 @@ class RNN(Layer):
         self.seed = seed
         self._grads_ws = None      # workspace of the last backward (its d<state>0)
         self._workspaces = OrderedDict()
-        self._ws = None
+        self._pending = {}         # thread id -> workspace of its last forward
 
     # ------------------------------------------------------------------ build
     def build(self, input_shape):
@@ -119,6 +117,9 @@ class RNN(Layer):
         stateful layer starts from the states its previous batch ended with).
         mask: bool (B, T) or None; a masked step keeps the previous state and output.
         dropout (training only): one inverted mask (B, I) per batch, reused at every step.
+        recurrent_dropout (training only): as Keras 3, one mask (B, H) per gate on the
+        previous state of each gate's product (LSTM and GRU then also draw the input
+        dropout mask per gate); the masks are drawn once per batch.
         """
         self._check_input(x, 3)
         if x.dtype != self.dtype:
@@ -138,12 +139,18 @@ class RNN(Layer):
             xt = xt[::-1]
             mt = None if mt is None else mt[::-1]
         xt = np.ascontiguousarray(xt)
-        dropout_mask = None
+        dropout_mask = imask = rmask = None
+        per_gate = training and self.recurrent_dropout > 0 and self._dropout_gates > 1
         if training and self.dropout > 0:
-            keep = 1.0 - self.dropout
-            rng = self._seed_rng if self._seed_rng is not None else utils.rng()
-            dropout_mask = ((rng.random((B, xt.shape[2])) < keep) / keep).astype(self.dtype)
-            xt = xt * dropout_mask
+            shape = (self._dropout_gates, B, xt.shape[2]) if per_gate else (B, xt.shape[2])
+            if per_gate:
+                imask = self._dropout_mask(shape, self.dropout)
+            else:
+                dropout_mask = self._dropout_mask(shape, self.dropout)
+                xt = xt * dropout_mask
+        if training and self.recurrent_dropout > 0:
+            rmask = self._dropout_mask((self._dropout_gates, B, self.units),
+                                       self.recurrent_dropout)
         if initial_state is None and self.stateful and self._carry is not None:
             if self._carry[0].shape[0] != B:
                 raise ValueError(f"Stateful layer {self.name!r} carries states for batches of "
@@ -155,8 +162,17 @@ class RNN(Layer):
         # What this call's backward needs lives in its workspace (one per thread).
         ws["xt"], ws["mask"], ws["dropout"] = xt, None if mt is None else \
             np.ascontiguousarray(mt), dropout_mask
+        ws["imask"], ws["rmask"] = imask, rmask
+        if rmask is not None and "hm" not in ws:
+            ws["hm"] = np.empty((T * B, self.units), self.dtype)
+            ws["xm"] = np.empty((T * B, xt.shape[2]), self.dtype)
+            ws["tmp"] = np.empty((B, self.units), self.dtype)
         self._kernel_forward(ws)
-        self._ws = ws          # for backward; the workspace itself is per thread
+        pending = self._pending                 # what each thread's backward will use
+        pending.pop(threading.get_ident(), None)
+        pending[threading.get_ident()] = ws
+        if len(pending) > _MAX_WORKSPACES:      # threads that ended leave entries behind
+            pending.pop(next(iter(pending)))
         if self.stateful:
             self._carry = self._final_states(ws)
         hs = ws["hs"]
@@ -179,6 +195,7 @@ class RNN(Layer):
         ws = self._workspace(1, B)
         self._set_initial_state(ws, states, B)
         ws["xt"], ws["mask"], ws["dropout"] = np.ascontiguousarray(x_t)[None], None, None
+        ws["imask"] = ws["rmask"] = None
         self._kernel_forward(ws)
         finals = self._final_states(ws)
         return finals[0].copy(), finals
@@ -211,7 +228,8 @@ class RNN(Layer):
     def backward(self, dy):
         """dy like the forward output -> dx (B, T, I); fills self.grads and
         self.state_grads (the gradients of the initial states)."""
-        if self._ws is None:
+        ws = self._pending.pop(threading.get_ident(), None)
+        if ws is None:
             raise RuntimeError(f"Layer {self.name!r}: backward needs a forward pass first "
                                "(each forward serves one backward).")
         dstates = [None] * len(self.state_names)
@@ -224,7 +242,6 @@ class RNN(Layer):
         if dstates[0] is not None:
             dyt = dyt.copy()                 # never change the caller's dy in place
             dyt[-1] += dstates[0]
-        ws, self._ws = self._ws, None
         dxt = self._kernel_backward(ws, dyt, self.return_sequences, dstates)
         self._grads_ws = ws
         if ws["dropout"] is not None:
@@ -232,6 +249,31 @@ class RNN(Layer):
         if self.go_backwards:
             dxt = dxt[::-1]
         return np.ascontiguousarray(dxt.transpose(1, 0, 2))
+
+    @property
+    def _ws(self):
+        """The workspace of this thread's last forward (for inspection in tests)."""
+        return self._pending.get(threading.get_ident())
+
+    @property
+    def _dropout_gates(self):
+        """How many dropout masks recurrent dropout draws: one per gate (Keras)."""
+        return 1 if isinstance(self, SimpleRNN) else self.gates
+
+    def _dropout_mask(self, shape, rate):
+        """Inverted dropout mask: 0 with probability rate, else 1 / (1 - rate)."""
+        rng = self._seed_rng if self._seed_rng is not None else utils.rng()
+        keep = 1.0 - rate
+        return ((rng.random(shape) < keep) / keep).astype(self.dtype)
+
+    def _dropout_args(self, ws):
+        """Keyword arguments of the kernels for recurrent dropout (empty without it)."""
+        if ws["rmask"] is None:
+            return {}
+        args = {"rmask": ws["rmask"], "hm": ws["hm"]}
+        if ws["imask"] is not None:
+            args.update(imask=ws["imask"], xm=ws["xm"])
+        return args
 
     @property
     def state_grads(self):
@@ -275,12 +317,13 @@ class SimpleRNN(RNN):
 
     def _kernel_forward(self, ws):
         _simple_rnn.forward(ws["xt"], self.kernel, self.recurrent_kernel, self.bias, ws["hs"],
-                            self._act, ws["mask"])
+                            self._act, ws["mask"], **self._dropout_args(ws))
 
     def _kernel_backward(self, ws, dyt, sequences, dstates):
         _simple_rnn.backward(ws["xt"], self.kernel, self.recurrent_kernel, ws["hs"], dyt,
                              sequences, self.grads[0], self.grads[1], self._bias_grad(ws),
-                             ws["dx"], ws["dh0"], ws["dz"], self._act, ws["mask"])
+                             ws["dx"], ws["dh0"], ws["dz"], self._act, ws["mask"],
+                             **self._dropout_args(ws))
         return ws["dx"]
 
 
@@ -326,14 +369,15 @@ class LSTM(RNN):
 
     def _kernel_forward(self, ws):
         _lstm.forward(ws["xt"], self.kernel, self.recurrent_kernel, self.bias, ws["hs"],
-                      ws["cs"], ws["z"], ws["ac"], self._act, self._ract, ws["mask"])
+                      ws["cs"], ws["z"], ws["ac"], self._act, self._ract, ws["mask"],
+                      **self._dropout_args(ws))
 
     def _kernel_backward(self, ws, dyt, sequences, dstates):
         ws["dc0"][...] = 0 if dstates[1] is None else dstates[1]
         _lstm.backward(ws["xt"], self.kernel, self.recurrent_kernel, ws["hs"], ws["cs"], ws["z"],
                        ws["ac"], dyt, sequences, self.grads[0], self.grads[1],
                        self._bias_grad(ws), ws["dx"], ws["dh0"], ws["dc0"],
-                       self._act, self._ract, ws["mask"])
+                       self._act, self._ract, ws["mask"], **self._dropout_args(ws))
         return ws["dx"]
 
     def get_config(self):
@@ -383,10 +427,12 @@ class GRU(RNN):
         xt, W, U, b = ws["xt"], self.kernel, self.recurrent_kernel, self.bias
         if self.reset_after:
             _gru.forward_reset_after(xt, W, U, b, ws["hs"], ws["xg"], ws["mh"],
-                                     self._act, self._ract, ws["mask"])
+                                     self._act, self._ract, ws["mask"],
+                                     **self._dropout_args(ws))
         else:
             _gru.forward_reset_before(xt, W, U, b, ws["hs"], ws["xg"], ws["rh"],
-                                      ws["scratch"], self._act, self._ract, ws["mask"])
+                                      ws["scratch"], self._act, self._ract, ws["mask"],
+                                      **self._dropout_args(ws))
 
     def _kernel_backward(self, ws, dyt, sequences, dstates):
         xt, W, U = ws["xt"], self.kernel, self.recurrent_kernel
@@ -394,11 +440,14 @@ class GRU(RNN):
         if self.reset_after:
             _gru.backward_reset_after(xt, W, U, ws["hs"], ws["xg"], ws["mh"], dyt, sequences,
                                       dW, dU, db, ws["dx"], ws["dh0"], self._act, self._ract,
-                                      ws["mask"])
+                                      ws["mask"], **self._dropout_args(ws))
         else:
+            extra = self._dropout_args(ws)
+            if extra:
+                extra["tmp"] = ws["tmp"]
             _gru.backward_reset_before(xt, W, U, ws["hs"], ws["xg"], ws["rh"], dyt, sequences,
                                        dW, dU, db, ws["dx"], ws["dh0"], ws["drh"],
-                                       self._act, self._ract, ws["mask"])
+                                       self._act, self._ract, ws["mask"], **extra)
         return ws["dx"]
 
     def get_config(self):
