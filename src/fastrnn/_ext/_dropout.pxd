@@ -3,7 +3,9 @@
 # previous state (rmask (G, B, H)) of each gate's matrix product.  These helpers do the
 # per-gate masked products of the forward pass and their gradients; they run only when
 # a layer trains with recurrent_dropout > 0 (the default path never calls them).
-# Matrices are row-major; "tiled" masks repeat their B rows over the T steps.
+# Matrices are row-major; "tiled" masks repeat their B rows over the T steps.  A mask
+# argument points at row 0 of gate 0's block; gate blocks are gstride elements apart
+# (B_full * K), so a caller can pass a block of rows of a larger batch.
 from cython cimport floating
 from fastrnn._ext._blas cimport gemm
 
@@ -35,20 +37,21 @@ cdef inline void add_masked(floating *acc, const floating *a, const floating *ma
                 acc[r * K + j] += a[r * K + j] * m[j]
 
 
-cdef inline void masked_products(const floating *a, const floating *mask, floating *scratch,
-                                 const floating *Wt, floating *z, long rows, int B, int K,
-                                 int H, int gates, int ld, floating beta) noexcept nogil:
+cdef inline void masked_products(const floating *a, const floating *mask, long gstride,
+                                 floating *scratch, const floating *Wt, floating *z,
+                                 long rows, int B, int K, int H, int gates, int ld,
+                                 floating beta) noexcept nogil:
     """For each gate g < gates: z[:, gH:(g+1)H] = beta z + (a * mask[g]) Wt[:, gH:(g+1)H].
 
     a (rows, K), mask (gates, B, K), Wt (K, ld), z (rows, ld); scratch (rows, K)."""
     cdef int g
     for g in range(gates):
-        mask_rows(a, mask + <long> g * B * K, scratch, rows, B, K)
+        mask_rows(a, mask + g * gstride, scratch, rows, B, K)
         gemm(False, False, <int> rows, H, K, <floating> 1, scratch, K, Wt + g * H, ld,
              beta, z + g * H, ld)
 
 
-cdef inline void masked_products_grad(const floating *dz, const floating *mask,
+cdef inline void masked_products_grad(const floating *dz, const floating *mask, long gstride,
                                       floating *scratch, const floating *Wt, floating *da,
                                       long rows, int B, int K, int H, int gates, int ld,
                                       bint assign) noexcept nogil:
@@ -57,7 +60,7 @@ cdef inline void masked_products_grad(const floating *dz, const floating *mask,
     for g in range(gates):
         gemm(False, True, <int> rows, K, H, <floating> 1, dz + g * H, ld, Wt + g * H, ld,
              <floating> 0, scratch, K)
-        add_masked(da, scratch, mask + <long> g * B * K, rows, B, K, assign and g == 0)
+        add_masked(da, scratch, mask + g * gstride, rows, B, K, assign and g == 0)
 
 
 cdef inline void masked_weight_grads(const floating *a, const floating *mask,
@@ -67,6 +70,6 @@ cdef inline void masked_weight_grads(const floating *a, const floating *mask,
     """dWt[:, gH:(g+1)H] = (a * mask[g])^T dz[:, gH:(g+1)H] for each gate g."""
     cdef int g
     for g in range(gates):
-        mask_rows(a, mask + <long> g * B * K, scratch, rows, B, K)
+        mask_rows(a, mask + <long> g * B * K, scratch, rows, B, K)    # full batch here
         gemm(True, False, K, H, <int> rows, <floating> 1, scratch, K, dz + g * H, ld,
              <floating> 0, dWt + g * H, ld)

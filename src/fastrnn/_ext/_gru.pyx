@@ -11,7 +11,9 @@ reset_after=True  (bias (2, 3H): input row, recurrent row):
 reset_after=False (bias (3H,)):
     rh  (T, B, H)       r_t h_{t-1};  scratch (B, 3H) per step
     h_t = z h_{t-1} + (1 - z) act(xg_h + (r h_{t-1}) U_h)
-Every argument is validated in Python first.
+Every argument is validated in Python first.  As in _lstm, both passes take a row
+range [r0, r1) and flags that skip the all-rows GEMMs, so that the recurrences of
+disjoint row blocks can run on several threads.
 """
 from cython cimport floating
 from libc.string cimport memcpy
@@ -36,8 +38,8 @@ cdef inline void input_projection(const floating[:, :, ::1] x, const floating[:,
         gemm(False, False, T * B, G, I, <floating> 1, &x[0, 0, 0], I,
              &W[0, 0], G, <floating> 0, &xg[0, 0, 0], G)
     else:
-        masked_products(&x[0, 0, 0], imask, xm, &W[0, 0], &xg[0, 0, 0], <long> T * B, B, I,
-                        G // 3, 3, G, <floating> 0)
+        masked_products(&x[0, 0, 0], imask, <long> B * I, xm, &W[0, 0], &xg[0, 0, 0],
+                        <long> T * B, B, I, G // 3, 3, G, <floating> 0)
     bias_act(&xg[0, 0, 0], b, T * B, G, LINEAR)
 
 
@@ -55,8 +57,8 @@ cdef inline void input_gradients(const floating[:, :, ::1] x, const floating[:, 
     else:
         masked_weight_grads(&x[0, 0, 0], imask, xm, &dxg[0, 0, 0], &dW[0, 0],
                             <long> T * B, B, I, G // 3, 3, G)
-        masked_products_grad(&dxg[0, 0, 0], imask, xm, &W[0, 0], &dx[0, 0, 0],
-                             <long> T * B, B, I, G // 3, 3, G, True)
+        masked_products_grad(&dxg[0, 0, 0], imask, <long> B * I, xm, &W[0, 0],
+                             &dx[0, 0, 0], <long> T * B, B, I, G // 3, 3, G, True)
     sum_rows(&dxg[0, 0, 0], <long> T * B, G, db)
 
 
@@ -75,24 +77,30 @@ def forward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
                         const unsigned char[:, ::1] mask=None,
                         const floating[:, :, ::1] imask=None,
                         const floating[:, :, ::1] rmask=None,
-                        floating[:, ::1] xm=None, floating[:, ::1] hm=None):
+                        floating[:, ::1] xm=None, floating[:, ::1] hm=None,
+                        int r0=0, int r1=-1, bint project=True):
     """reset_after=True forward; hs[0] must hold the initial state; mask (T, B) or None;
     imask (3, B, I), rmask (3, B, H): recurrent dropout's per-gate masks (or None) with
-    their scratch xm (T B, I) and hm (T B, H)."""
+    their scratch xm (T B, I) and hm (T B, H).  project: the input projection of all
+    rows first; then the recurrence of rows [r0, r1)."""
     cdef int T = x.shape[0], B = x.shape[1], H = U.shape[0], G = 3 * H
-    cdef int t
+    cdef int t, nb = (B if r1 < 0 else r1) - r0
+    cdef const unsigned char *m
     with nogil:
-        input_projection(x, W, &b[0, 0], xg, ptr_or_null(imask), scratch_or_null(xm))
-        for t in range(T):
+        if project:
+            input_projection(x, W, &b[0, 0], xg, ptr_or_null(imask), scratch_or_null(xm))
+        for t in range(T if nb > 0 else 0):
             if rmask is None:
-                gemm(False, False, B, G, H, <floating> 1, &hs[t, 0, 0], H,
-                     &U[0, 0], G, <floating> 0, &mh[t, 0, 0], G)
+                gemm(False, False, nb, G, H, <floating> 1, &hs[t, r0, 0], H,
+                     &U[0, 0], G, <floating> 0, &mh[t, r0, 0], G)
             else:
-                masked_products(&hs[t, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &U[0, 0],
-                                &mh[t, 0, 0], B, B, H, H, 3, G, <floating> 0)
-            gru_fwd(&xg[t, 0, 0], &mh[t, 0, 0], &b[1, 0], &hs[t, 0, 0], &hs[t + 1, 0, 0],
-                    B, H, act, ract)
-            keep_rows(&hs[t + 1, 0, 0], &hs[t, 0, 0], mask_row(mask, t), B, H)
+                masked_products(&hs[t, r0, 0], &rmask[0, r0, 0], <long> B * H, &hm[r0, 0],
+                                &U[0, 0], &mh[t, r0, 0], nb, nb, H, H, 3, G, <floating> 0)
+            gru_fwd(&xg[t, r0, 0], &mh[t, r0, 0], &b[1, 0], &hs[t, r0, 0], &hs[t + 1, r0, 0],
+                    nb, H, act, ract)
+            m = mask_row(mask, t)
+            if m != NULL:
+                keep_rows(&hs[t + 1, r0, 0], &hs[t, r0, 0], m + r0, nb, H)
 
 
 def backward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
@@ -104,35 +112,43 @@ def backward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
                          const unsigned char[:, ::1] mask=None,
                          const floating[:, :, ::1] imask=None,
                          const floating[:, :, ::1] rmask=None,
-                         floating[:, ::1] xm=None, floating[:, ::1] hm=None):
+                         floating[:, ::1] xm=None, floating[:, ::1] hm=None,
+                         int r0=0, int r1=-1, bint weights=True):
     """reset_after=True BPTT; overwrites xg, mh, dW, dU, db, dx and dh0 (= dL/dh0).
 
-    dy is (T, B, H) when sequences is true, else (1, B, H) (last output only).
+    dy is (T, B, H) when sequences is true, else (1, B, H) (last output only).  The
+    recurrence runs for rows [r0, r1); weights: then the gradients from all rows.
     """
     cdef int T = x.shape[0], B = x.shape[1], H = U.shape[0], G = 3 * H
-    cdef int t
-    cdef long n = <long> B * H
+    cdef int t, nb = (B if r1 < 0 else r1) - r0
+    cdef long n = <long> nb * H
+    cdef const unsigned char *m
     with nogil:
-        memcpy(&dh0[0, 0], &dy[dy.shape[0] - 1, 0, 0], n * sizeof(floating))
-        for t in range(T - 1, -1, -1):
+        if nb > 0:
+            memcpy(&dh0[r0, 0], &dy[dy.shape[0] - 1, r0, 0], n * sizeof(floating))
+        for t in range(T - 1 if nb > 0 else -1, -1, -1):
             if sequences and t < T - 1:
-                axpy(n, <floating> 1, &dy[t, 0, 0], &dh0[0, 0])
-            gru_bwd(&xg[t, 0, 0], &mh[t, 0, 0], &hs[t, 0, 0], &dh0[0, 0], mask_row(mask, t),
-                    B, H, act, ract)
+                axpy(n, <floating> 1, &dy[t, r0, 0], &dh0[r0, 0])
+            m = mask_row(mask, t)
+            gru_bwd(&xg[t, r0, 0], &mh[t, r0, 0], &hs[t, r0, 0], &dh0[r0, 0],
+                    NULL if m == NULL else m + r0, nb, H, act, ract)
             if rmask is None:
-                gemm(False, True, B, H, G, <floating> 1, &mh[t, 0, 0], G,
-                     &U[0, 0], G, <floating> 1, &dh0[0, 0], H)
+                gemm(False, True, nb, H, G, <floating> 1, &mh[t, r0, 0], G,
+                     &U[0, 0], G, <floating> 1, &dh0[r0, 0], H)
             else:
-                masked_products_grad(&mh[t, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &U[0, 0],
-                                     &dh0[0, 0], B, B, H, H, 3, G, False)
-        input_gradients(x, W, xg, dW, &db[0, 0], dx, ptr_or_null(imask), scratch_or_null(xm))
-        if rmask is None:
-            gemm(True, False, H, G, T * B, <floating> 1, &hs[0, 0, 0], H,
-                 &mh[0, 0, 0], G, <floating> 0, &dU[0, 0], G)
-        else:
-            masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &mh[0, 0, 0],
-                                &dU[0, 0], <long> T * B, B, H, H, 3, G)
-        sum_rows(&mh[0, 0, 0], <long> T * B, G, &db[1, 0])
+                masked_products_grad(&mh[t, r0, 0], &rmask[0, r0, 0], <long> B * H,
+                                     &hm[r0, 0], &U[0, 0], &dh0[r0, 0], nb, nb, H, H, 3, G,
+                                     False)
+        if weights:
+            input_gradients(x, W, xg, dW, &db[0, 0], dx, ptr_or_null(imask),
+                            scratch_or_null(xm))
+            if rmask is None:
+                gemm(True, False, H, G, T * B, <floating> 1, &hs[0, 0, 0], H,
+                     &mh[0, 0, 0], G, <floating> 0, &dU[0, 0], G)
+            else:
+                masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &mh[0, 0, 0],
+                                    &dU[0, 0], <long> T * B, B, H, H, 3, G)
+            sum_rows(&mh[0, 0, 0], <long> T * B, G, &db[1, 0])
 
 
 def forward_reset_before(const floating[:, :, ::1] x, const floating[:, ::1] W,
@@ -142,29 +158,37 @@ def forward_reset_before(const floating[:, :, ::1] x, const floating[:, ::1] W,
                          int act, int ract, const unsigned char[:, ::1] mask=None,
                          const floating[:, :, ::1] imask=None,
                          const floating[:, :, ::1] rmask=None,
-                         floating[:, ::1] xm=None, floating[:, ::1] hm=None):
+                         floating[:, ::1] xm=None, floating[:, ::1] hm=None,
+                         int r0=0, int r1=-1, bint project=True):
     """reset_after=False forward; hs[0] must hold the initial state.  scratch (B, 3H);
-    mask (T, B) or None; imask, rmask, xm, hm: recurrent dropout as in reset_after."""
+    mask (T, B) or None; imask, rmask, xm, hm: recurrent dropout as in reset_after;
+    project, r0, r1: as in reset_after."""
     cdef int T = x.shape[0], B = x.shape[1], H = U.shape[0], G = 3 * H
-    cdef int t
+    cdef int t, nb = (B if r1 < 0 else r1) - r0
+    cdef const unsigned char *m
     with nogil:
-        input_projection(x, W, &b[0], xg, ptr_or_null(imask), scratch_or_null(xm))
-        for t in range(T):
+        if project:
+            input_projection(x, W, &b[0], xg, ptr_or_null(imask), scratch_or_null(xm))
+        for t in range(T if nb > 0 else 0):
             # scratch[:, :2H] = h_{t-1} U[:, :2H]
             if rmask is None:
-                gemm(False, False, B, 2 * H, H, <floating> 1, &hs[t, 0, 0], H,
-                     &U[0, 0], G, <floating> 0, &scratch[0, 0], G)
+                gemm(False, False, nb, 2 * H, H, <floating> 1, &hs[t, r0, 0], H,
+                     &U[0, 0], G, <floating> 0, &scratch[r0, 0], G)
             else:
-                masked_products(&hs[t, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &U[0, 0],
-                                &scratch[0, 0], B, B, H, H, 2, G, <floating> 0)
-            gru1_fwd_zr(&xg[t, 0, 0], &scratch[0, 0], &hs[t, 0, 0], &rh[t, 0, 0], B, H, ract)
+                masked_products(&hs[t, r0, 0], &rmask[0, r0, 0], <long> B * H, &hm[r0, 0],
+                                &U[0, 0], &scratch[r0, 0], nb, nb, H, H, 2, G, <floating> 0)
+            gru1_fwd_zr(&xg[t, r0, 0], &scratch[r0, 0], &hs[t, r0, 0], &rh[t, r0, 0], nb, H,
+                        ract)
             if rmask is not None:             # rh = r (h_{t-1} * rmask_h)
-                mask_rows(&rh[t, 0, 0], &rmask[2, 0, 0], &rh[t, 0, 0], B, B, H)
+                mask_rows(&rh[t, r0, 0], &rmask[2, r0, 0], &rh[t, r0, 0], nb, nb, H)
             # scratch[:, 2H:] = (r h_{t-1}) U[:, 2H:]
-            gemm(False, False, B, H, H, <floating> 1, &rh[t, 0, 0], H,
-                 &U[0, 2 * H], G, <floating> 0, &scratch[0, 2 * H], G)
-            gru1_fwd_h(&xg[t, 0, 0], &scratch[0, 0], &hs[t, 0, 0], &hs[t + 1, 0, 0], B, H, act)
-            keep_rows(&hs[t + 1, 0, 0], &hs[t, 0, 0], mask_row(mask, t), B, H)
+            gemm(False, False, nb, H, H, <floating> 1, &rh[t, r0, 0], H,
+                 &U[0, 2 * H], G, <floating> 0, &scratch[r0, 2 * H], G)
+            gru1_fwd_h(&xg[t, r0, 0], &scratch[r0, 0], &hs[t, r0, 0], &hs[t + 1, r0, 0], nb, H,
+                       act)
+            m = mask_row(mask, t)
+            if m != NULL:
+                keep_rows(&hs[t + 1, r0, 0], &hs[t, r0, 0], m + r0, nb, H)
 
 
 def backward_reset_before(const floating[:, :, ::1] x, const floating[:, ::1] W,
@@ -178,41 +202,50 @@ def backward_reset_before(const floating[:, :, ::1] x, const floating[:, ::1] W,
                           const floating[:, :, ::1] imask=None,
                           const floating[:, :, ::1] rmask=None,
                           floating[:, ::1] xm=None, floating[:, ::1] hm=None,
-                          floating[:, ::1] tmp=None):
-    """reset_after=False BPTT; overwrites xg, dW, dU, db, dx, dh0 (= dL/dh0).  drh (B, H)."""
+                          floating[:, ::1] tmp=None, int r0=0, int r1=-1,
+                          bint weights=True):
+    """reset_after=False BPTT; overwrites xg, dW, dU, db, dx, dh0 (= dL/dh0).  drh and
+    tmp (B, H) are scratch; r0, r1, weights as in reset_after."""
     cdef int T = x.shape[0], B = x.shape[1], H = U.shape[0], G = 3 * H
-    cdef int t
-    cdef long n = <long> B * H
+    cdef int t, nb = (B if r1 < 0 else r1) - r0
+    cdef long n = <long> nb * H
+    cdef const unsigned char *m
     with nogil:
-        memcpy(&dh0[0, 0], &dy[dy.shape[0] - 1, 0, 0], n * sizeof(floating))
-        for t in range(T - 1, -1, -1):
+        if nb > 0:
+            memcpy(&dh0[r0, 0], &dy[dy.shape[0] - 1, r0, 0], n * sizeof(floating))
+        for t in range(T - 1 if nb > 0 else -1, -1, -1):
             if sequences and t < T - 1:
-                axpy(n, <floating> 1, &dy[t, 0, 0], &dh0[0, 0])
-            gru1_bwd_zh(&xg[t, 0, 0], &hs[t, 0, 0], &dh0[0, 0], mask_row(mask, t), B, H, act,
-                        ract)
+                axpy(n, <floating> 1, &dy[t, r0, 0], &dh0[r0, 0])
+            m = mask_row(mask, t)
+            gru1_bwd_zh(&xg[t, r0, 0], &hs[t, r0, 0], &dh0[r0, 0],
+                        NULL if m == NULL else m + r0, nb, H, act, ract)
             # drh = dpre_h U_h^T
-            gemm(False, True, B, H, H, <floating> 1, &xg[t, 0, 2 * H], G,
-                 &U[0, 2 * H], G, <floating> 0, &drh[0, 0], H)
+            gemm(False, True, nb, H, H, <floating> 1, &xg[t, r0, 2 * H], G,
+                 &U[0, 2 * H], G, <floating> 0, &drh[r0, 0], H)
             if rmask is None:
-                gru1_bwd_r(&xg[t, 0, 0], &hs[t, 0, 0], &drh[0, 0], &dh0[0, 0], B, H, ract)
+                gru1_bwd_r(&xg[t, r0, 0], &hs[t, r0, 0], &drh[r0, 0], &dh0[r0, 0], nb, H,
+                           ract)
                 # dh_{t-1} += [dpre_z, dpre_r] U[:, :2H]^T
-                gemm(False, True, B, H, 2 * H, <floating> 1, &xg[t, 0, 0], G,
-                     &U[0, 0], G, <floating> 1, &dh0[0, 0], H)
+                gemm(False, True, nb, H, 2 * H, <floating> 1, &xg[t, r0, 0], G,
+                     &U[0, 0], G, <floating> 1, &dh0[r0, 0], H)
             else:
                 # The reset gate saw h_{t-1} * rmask_h: dr uses it, and its path into
                 # dh_{t-1} is masked again; the z and r products are masked per gate.
-                mask_rows(&hs[t, 0, 0], &rmask[2, 0, 0], &hm[0, 0], B, B, H)
-                tmp[:, :] = 0
-                gru1_bwd_r(&xg[t, 0, 0], &hm[0, 0], &drh[0, 0], &tmp[0, 0], B, H, ract)
-                add_masked(&dh0[0, 0], &tmp[0, 0], &rmask[2, 0, 0], B, B, H, False)
-                masked_products_grad(&xg[t, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &U[0, 0],
-                                     &dh0[0, 0], B, B, H, H, 2, G, False)
-        input_gradients(x, W, xg, dW, &db[0], dx, ptr_or_null(imask), scratch_or_null(xm))
-        if rmask is None:
-            gemm(True, False, H, 2 * H, T * B, <floating> 1, &hs[0, 0, 0], H,
-                 &xg[0, 0, 0], G, <floating> 0, &dU[0, 0], G)
-        else:
-            masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &xg[0, 0, 0],
-                                &dU[0, 0], <long> T * B, B, H, H, 2, G)
-        gemm(True, False, H, H, T * B, <floating> 1, &rh[0, 0, 0], H,
-             &xg[0, 0, 2 * H], G, <floating> 0, &dU[0, 2 * H], G)
+                mask_rows(&hs[t, r0, 0], &rmask[2, r0, 0], &hm[r0, 0], nb, nb, H)
+                tmp[r0:r0 + nb, :] = 0
+                gru1_bwd_r(&xg[t, r0, 0], &hm[r0, 0], &drh[r0, 0], &tmp[r0, 0], nb, H, ract)
+                add_masked(&dh0[r0, 0], &tmp[r0, 0], &rmask[2, r0, 0], nb, nb, H, False)
+                masked_products_grad(&xg[t, r0, 0], &rmask[0, r0, 0], <long> B * H,
+                                     &hm[r0, 0], &U[0, 0], &dh0[r0, 0], nb, nb, H, H, 2, G,
+                                     False)
+        if weights:
+            input_gradients(x, W, xg, dW, &db[0], dx, ptr_or_null(imask),
+                            scratch_or_null(xm))
+            if rmask is None:
+                gemm(True, False, H, 2 * H, T * B, <floating> 1, &hs[0, 0, 0], H,
+                     &xg[0, 0, 0], G, <floating> 0, &dU[0, 0], G)
+            else:
+                masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &xg[0, 0, 0],
+                                    &dU[0, 0], <long> T * B, B, H, H, 2, G)
+            gemm(True, False, H, H, T * B, <floating> 1, &rh[0, 0, 0], H,
+                 &xg[0, 0, 2 * H], G, <floating> 0, &dU[0, 2 * H], G)

@@ -9,6 +9,11 @@ Shapes (T steps, B batch, I inputs, H units), C-contiguous, time-major:
     ac  (T, B, H)       act(c_t)
 Per step: z_t = x_t W + h_{t-1} U + b (x W hoisted out of the loop as one GEMM), then
 the fused C gate kernel (csrc/gates.c).  Every argument is validated in Python first.
+
+Batch rows are independent in the recurrence, so both passes take a row range
+[r0, r1) (all rows by default) and flags that skip the all-rows GEMMs: the layer runs
+the input projection and the weight gradients once and the recurrences of disjoint row
+blocks on several threads.
 """
 from cython cimport floating
 from libc.string cimport memcpy
@@ -24,34 +29,42 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             floating[:, :, ::1] z, floating[:, :, ::1] ac, int act, int ract,
             const unsigned char[:, ::1] mask=None,
             const floating[:, :, ::1] imask=None, const floating[:, :, ::1] rmask=None,
-            floating[:, ::1] xm=None, floating[:, ::1] hm=None):
+            floating[:, ::1] xm=None, floating[:, ::1] hm=None,
+            int r0=0, int r1=-1, bint project=True):
     """Fill hs[1:], cs[1:], z and ac; hs[0] and cs[0] must hold the initial states.
 
     mask (T, B) uint8 or None: a masked step (0) keeps the previous h and c.
     imask (4, B, I), rmask (4, B, H) or None: per-gate dropout masks on x_t and h_{t-1}
     (recurrent dropout); xm (T B, I) and hm (T B, H) are their scratch.
+    project: compute z = x W for all rows first; then run the recurrence of rows
+    [r0, r1) (r1 = -1: to the end; r1 = r0: none).
     """
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = U.shape[0]
     cdef int G = 4 * H
-    cdef int t
+    cdef int t, nb = (B if r1 < 0 else r1) - r0
+    cdef const unsigned char *m
     with nogil:
-        if imask is None:
-            gemm(False, False, T * B, G, I, <floating> 1, &x[0, 0, 0], I,
-                 &W[0, 0], G, <floating> 0, &z[0, 0, 0], G)
-        else:
-            masked_products(&x[0, 0, 0], &imask[0, 0, 0], &xm[0, 0], &W[0, 0], &z[0, 0, 0],
-                            <long> T * B, B, I, H, 4, G, <floating> 0)
-        for t in range(T):
-            if rmask is None:
-                gemm(False, False, B, G, H, <floating> 1, &hs[t, 0, 0], H,
-                     &U[0, 0], G, <floating> 1, &z[t, 0, 0], G)
+        if project:
+            if imask is None:
+                gemm(False, False, T * B, G, I, <floating> 1, &x[0, 0, 0], I,
+                     &W[0, 0], G, <floating> 0, &z[0, 0, 0], G)
             else:
-                masked_products(&hs[t, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &U[0, 0],
-                                &z[t, 0, 0], B, B, H, H, 4, G, <floating> 1)
-            lstm_fwd(&z[t, 0, 0], &b[0], &cs[t, 0, 0], &cs[t + 1, 0, 0], &ac[t, 0, 0],
-                     &hs[t + 1, 0, 0], B, H, act, ract)
-            keep_rows(&hs[t + 1, 0, 0], &hs[t, 0, 0], mask_row(mask, t), B, H)
-            keep_rows(&cs[t + 1, 0, 0], &cs[t, 0, 0], mask_row(mask, t), B, H)
+                masked_products(&x[0, 0, 0], &imask[0, 0, 0], <long> B * I, &xm[0, 0],
+                                &W[0, 0], &z[0, 0, 0], <long> T * B, B, I, H, 4, G,
+                                <floating> 0)
+        for t in range(T if nb > 0 else 0):
+            if rmask is None:
+                gemm(False, False, nb, G, H, <floating> 1, &hs[t, r0, 0], H,
+                     &U[0, 0], G, <floating> 1, &z[t, r0, 0], G)
+            else:
+                masked_products(&hs[t, r0, 0], &rmask[0, r0, 0], <long> B * H, &hm[r0, 0],
+                                &U[0, 0], &z[t, r0, 0], nb, nb, H, H, 4, G, <floating> 1)
+            lstm_fwd(&z[t, r0, 0], &b[0], &cs[t, r0, 0], &cs[t + 1, r0, 0], &ac[t, r0, 0],
+                     &hs[t + 1, r0, 0], nb, H, act, ract)
+            m = mask_row(mask, t)
+            if m != NULL:
+                keep_rows(&hs[t + 1, r0, 0], &hs[t, r0, 0], m + r0, nb, H)
+                keep_rows(&cs[t + 1, r0, 0], &cs[t, r0, 0], m + r0, nb, H)
 
 
 def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
@@ -62,45 +75,52 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
              floating[:, :, ::1] dx, floating[:, ::1] dh0, floating[:, ::1] dc0,
              int act, int ract, const unsigned char[:, ::1] mask=None,
              const floating[:, :, ::1] imask=None, const floating[:, :, ::1] rmask=None,
-             floating[:, ::1] xm=None, floating[:, ::1] hm=None):
+             floating[:, ::1] xm=None, floating[:, ::1] hm=None,
+             int r0=0, int r1=-1, bint weights=True):
     """Backpropagation through time; overwrites z, dW, dU, db, dx, dh0 and dc0.
 
     dy is (T, B, H) when sequences is true, else (1, B, H) (last output only).
     On entry dc0 holds dL/dc_T (zeros unless the final cell state is used); on
-    exit dh0 and dc0 hold dL/dh0 and dL/dc0.
+    exit dh0 and dc0 hold dL/dh0 and dL/dc0.  The recurrence runs for rows [r0, r1)
+    (as in forward); weights: then compute dW, dU, db and dx from all rows.
     """
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = U.shape[0]
     cdef int G = 4 * H
-    cdef int t
-    cdef long n = <long> B * H
+    cdef int t, nb = (B if r1 < 0 else r1) - r0
+    cdef long n = <long> nb * H
     cdef floating beta = 0 if mask is None else 1
+    cdef const unsigned char *m
     with nogil:
-        memcpy(&dh0[0, 0], &dy[dy.shape[0] - 1, 0, 0], n * sizeof(floating))
-        for t in range(T - 1, -1, -1):
+        if nb > 0:
+            memcpy(&dh0[r0, 0], &dy[dy.shape[0] - 1, r0, 0], n * sizeof(floating))
+        for t in range(T - 1 if nb > 0 else -1, -1, -1):
             if sequences and t < T - 1:
-                axpy(n, <floating> 1, &dy[t, 0, 0], &dh0[0, 0])
-            lstm_bwd(&z[t, 0, 0], &cs[t, 0, 0], &ac[t, 0, 0], &dh0[0, 0], &dc0[0, 0],
-                     mask_row(mask, t), B, H, act, ract)
+                axpy(n, <floating> 1, &dy[t, r0, 0], &dh0[r0, 0])
+            m = mask_row(mask, t)
+            lstm_bwd(&z[t, r0, 0], &cs[t, r0, 0], &ac[t, r0, 0], &dh0[r0, 0], &dc0[r0, 0],
+                     NULL if m == NULL else m + r0, nb, H, act, ract)
             if rmask is None:
-                gemm(False, True, B, H, G, <floating> 1, &z[t, 0, 0], G,
-                     &U[0, 0], G, beta, &dh0[0, 0], H)
+                gemm(False, True, nb, H, G, <floating> 1, &z[t, r0, 0], G,
+                     &U[0, 0], G, beta, &dh0[r0, 0], H)
             else:
-                masked_products_grad(&z[t, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &U[0, 0],
-                                     &dh0[0, 0], B, B, H, H, 4, G, mask is None)
-        if imask is None:
-            gemm(True, False, I, G, T * B, <floating> 1, &x[0, 0, 0], I,
-                 &z[0, 0, 0], G, <floating> 0, &dW[0, 0], G)
-            gemm(False, True, T * B, I, G, <floating> 1, &z[0, 0, 0], G,
-                 &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
-        else:
-            masked_weight_grads(&x[0, 0, 0], &imask[0, 0, 0], &xm[0, 0], &z[0, 0, 0],
-                                &dW[0, 0], <long> T * B, B, I, H, 4, G)
-            masked_products_grad(&z[0, 0, 0], &imask[0, 0, 0], &xm[0, 0], &W[0, 0],
-                                 &dx[0, 0, 0], <long> T * B, B, I, H, 4, G, True)
-        if rmask is None:
-            gemm(True, False, H, G, T * B, <floating> 1, &hs[0, 0, 0], H,
-                 &z[0, 0, 0], G, <floating> 0, &dU[0, 0], G)
-        else:
-            masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &z[0, 0, 0],
-                                &dU[0, 0], <long> T * B, B, H, H, 4, G)
-        sum_rows(&z[0, 0, 0], <long> T * B, G, &db[0])
+                masked_products_grad(&z[t, r0, 0], &rmask[0, r0, 0], <long> B * H,
+                                     &hm[r0, 0], &U[0, 0], &dh0[r0, 0], nb, nb, H, H, 4, G,
+                                     mask is None)
+        if weights:
+            if imask is None:
+                gemm(True, False, I, G, T * B, <floating> 1, &x[0, 0, 0], I,
+                     &z[0, 0, 0], G, <floating> 0, &dW[0, 0], G)
+                gemm(False, True, T * B, I, G, <floating> 1, &z[0, 0, 0], G,
+                     &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
+            else:
+                masked_weight_grads(&x[0, 0, 0], &imask[0, 0, 0], &xm[0, 0], &z[0, 0, 0],
+                                    &dW[0, 0], <long> T * B, B, I, H, 4, G)
+                masked_products_grad(&z[0, 0, 0], &imask[0, 0, 0], <long> B * I, &xm[0, 0],
+                                     &W[0, 0], &dx[0, 0, 0], <long> T * B, B, I, H, 4, G, True)
+            if rmask is None:
+                gemm(True, False, H, G, T * B, <floating> 1, &hs[0, 0, 0], H,
+                     &z[0, 0, 0], G, <floating> 0, &dU[0, 0], G)
+            else:
+                masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &z[0, 0, 0],
+                                    &dU[0, 0], <long> T * B, B, H, H, 4, G)
+            sum_rows(&z[0, 0, 0], <long> T * B, G, &db[0])

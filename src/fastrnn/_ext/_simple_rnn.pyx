@@ -11,7 +11,9 @@ Forward:  h_t = act(x_t W + h_{t-1} U + b)
 Backward, given dY = dL/dh_t for every step (T, B, H):
     dz_t      = (dY_t + dh_t) * act'(h_t),   dh_{t-1} = dz_t U^T
     dW = x^T dz,  dU = hs[:T]^T dz,  db = sum dz,  dx = dz W^T,  dh0 = dh_{-1}
-Every argument is validated by the Python layer before these run.
+Every argument is validated by the Python layer before these run.  As in _lstm, both
+passes take a row range [r0, r1) and flags that skip the all-rows GEMMs, so that the
+recurrences of disjoint row blocks can run on several threads.
 """
 from cython cimport floating
 from libc.string cimport memcpy
@@ -25,28 +27,35 @@ from fastrnn._ext._dropout cimport masked_products, masked_products_grad, masked
 def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             const floating[:, ::1] U, const floating[::1] b,
             floating[:, :, ::1] hs, int act, const unsigned char[:, ::1] mask=None,
-            const floating[:, :, ::1] rmask=None, floating[:, ::1] hm=None):
+            const floating[:, :, ::1] rmask=None, floating[:, ::1] hm=None,
+            int r0=0, int r1=-1, bint project=True):
     """Fill hs (T + 1, B, H) from x (T, B, I); hs[0] must hold the initial state.
 
     mask (T, B) uint8 or None: a masked step (0) keeps the previous state.
     rmask (1, B, H) or None: recurrent dropout mask on h_{t-1}; hm (T B, H) scratch.
+    project: compute hs[1:] = x W for all rows first; then run the recurrence of rows
+    [r0, r1) (r1 = -1: to the end; r1 = r0: none).
     """
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = W.shape[1]
-    cdef int t
+    cdef int t, nb = (B if r1 < 0 else r1) - r0
+    cdef const unsigned char *m
     with nogil:
-        # Input projection of all steps at once: hs[1:] = x W   ((T B) x I) (I x H)
-        gemm(False, False, T * B, H, I, <floating> 1, &x[0, 0, 0], I,
-             &W[0, 0], H, <floating> 0, &hs[1, 0, 0], H)
-        for t in range(T):
+        if project:
+            # Input projection of all steps at once: hs[1:] = x W   ((T B) x I) (I x H)
+            gemm(False, False, T * B, H, I, <floating> 1, &x[0, 0, 0], I,
+                 &W[0, 0], H, <floating> 0, &hs[1, 0, 0], H)
+        for t in range(T if nb > 0 else 0):
             # hs[t + 1] += hs[t] U, then act(. + b) in place
             if rmask is None:
-                gemm(False, False, B, H, H, <floating> 1, &hs[t, 0, 0], H,
-                     &U[0, 0], H, <floating> 1, &hs[t + 1, 0, 0], H)
+                gemm(False, False, nb, H, H, <floating> 1, &hs[t, r0, 0], H,
+                     &U[0, 0], H, <floating> 1, &hs[t + 1, r0, 0], H)
             else:
-                masked_products(&hs[t, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &U[0, 0],
-                                &hs[t + 1, 0, 0], B, B, H, H, 1, H, <floating> 1)
-            bias_act(&hs[t + 1, 0, 0], &b[0], B, H, act)
-            keep_rows(&hs[t + 1, 0, 0], &hs[t, 0, 0], mask_row(mask, t), B, H)
+                masked_products(&hs[t, r0, 0], &rmask[0, r0, 0], <long> B * H, &hm[r0, 0],
+                                &U[0, 0], &hs[t + 1, r0, 0], nb, nb, H, H, 1, H, <floating> 1)
+            bias_act(&hs[t + 1, r0, 0], &b[0], nb, H, act)
+            m = mask_row(mask, t)
+            if m != NULL:
+                keep_rows(&hs[t + 1, r0, 0], &hs[t, r0, 0], m + r0, nb, H)
 
 
 def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
@@ -55,44 +64,51 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
              floating[:, ::1] dW, floating[:, ::1] dU, floating[::1] db,
              floating[:, :, ::1] dx, floating[:, ::1] dh0,
              floating[:, :, ::1] dz, int act, const unsigned char[:, ::1] mask=None,
-             const floating[:, :, ::1] rmask=None, floating[:, ::1] hm=None):
+             const floating[:, :, ::1] rmask=None, floating[:, ::1] hm=None,
+             int r0=0, int r1=-1, bint weights=True):
     """Backpropagation through time; overwrites dW, dU, db, dx, dh0.
 
     dy is (T, B, H) when sequences is true, else (1, B, H): the gradient of the
     last output only.  dz (T, B, H) is workspace; dh0 (B, H) also carries the
-    running state gradient during the loop.
+    running state gradient during the loop.  The recurrence runs for rows [r0, r1);
+    weights: then compute dW, dU, db and dx from all rows.
     """
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = W.shape[1]
-    cdef int t
-    cdef long n = <long> B * H
+    cdef int t, nb = (B if r1 < 0 else r1) - r0
+    cdef long n = <long> nb * H
     cdef floating beta = 0 if mask is None else 1
+    cdef const unsigned char *m
     with nogil:
         # dh0 holds dL/dh_t as t runs down to 0; it ends as dL/dh0.
-        memcpy(&dh0[0, 0], &dy[dy.shape[0] - 1, 0, 0], n * sizeof(floating))
-        for t in range(T - 1, -1, -1):
+        if nb > 0:
+            memcpy(&dh0[r0, 0], &dy[dy.shape[0] - 1, r0, 0], n * sizeof(floating))
+        for t in range(T - 1 if nb > 0 else -1, -1, -1):
             if sequences and t < T - 1:
-                axpy(n, <floating> 1, &dy[t, 0, 0], &dh0[0, 0])
-            act_grad(&dz[t, 0, 0], &dh0[0, 0], &hs[t + 1, 0, 0], n, act)
-            if mask is not None:
-                mask_split(&dz[t, 0, 0], &dh0[0, 0], &mask[t, 0], B, H)
+                axpy(n, <floating> 1, &dy[t, r0, 0], &dh0[r0, 0])
+            act_grad(&dz[t, r0, 0], &dh0[r0, 0], &hs[t + 1, r0, 0], n, act)
+            m = mask_row(mask, t)
+            if m != NULL:
+                mask_split(&dz[t, r0, 0], &dh0[r0, 0], m + r0, nb, H)
             if rmask is None:
-                gemm(False, True, B, H, H, <floating> 1, &dz[t, 0, 0], H,
-                     &U[0, 0], H, beta, &dh0[0, 0], H)
+                gemm(False, True, nb, H, H, <floating> 1, &dz[t, r0, 0], H,
+                     &U[0, 0], H, beta, &dh0[r0, 0], H)
             else:
-                masked_products_grad(&dz[t, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &U[0, 0],
-                                     &dh0[0, 0], B, B, H, H, 1, H, mask is None)
-        # Weight gradients over all steps at once.
-        gemm(True, False, I, H, T * B, <floating> 1, &x[0, 0, 0], I,
-             &dz[0, 0, 0], H, <floating> 0, &dW[0, 0], H)
-        if rmask is None:
-            gemm(True, False, H, H, T * B, <floating> 1, &hs[0, 0, 0], H,
-                 &dz[0, 0, 0], H, <floating> 0, &dU[0, 0], H)
-        else:
-            masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &dz[0, 0, 0],
-                                &dU[0, 0], <long> T * B, B, H, H, 1, H)
-        gemm(False, True, T * B, I, H, <floating> 1, &dz[0, 0, 0], H,
-             &W[0, 0], H, <floating> 0, &dx[0, 0, 0], I)
-        sum_rows(&dz[0, 0, 0], <long> T * B, H, &db[0])
+                masked_products_grad(&dz[t, r0, 0], &rmask[0, r0, 0], <long> B * H,
+                                     &hm[r0, 0], &U[0, 0], &dh0[r0, 0], nb, nb, H, H, 1, H,
+                                     mask is None)
+        if weights:
+            # Weight gradients over all steps at once.
+            gemm(True, False, I, H, T * B, <floating> 1, &x[0, 0, 0], I,
+                 &dz[0, 0, 0], H, <floating> 0, &dW[0, 0], H)
+            if rmask is None:
+                gemm(True, False, H, H, T * B, <floating> 1, &hs[0, 0, 0], H,
+                     &dz[0, 0, 0], H, <floating> 0, &dU[0, 0], H)
+            else:
+                masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &dz[0, 0, 0],
+                                    &dU[0, 0], <long> T * B, B, H, H, 1, H)
+            gemm(False, True, T * B, I, H, <floating> 1, &dz[0, 0, 0], H,
+                 &W[0, 0], H, <floating> 0, &dx[0, 0, 0], I)
+            sum_rows(&dz[0, 0, 0], <long> T * B, H, &db[0])
 
 
 def activate(floating[:, ::1] z, int act):
