@@ -10,7 +10,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from fastrnn import activations, initializers, utils
+from fastrnn import _threads, activations, initializers, utils
 from fastrnn.layers.base import Layer
 from fastrnn._ext import _gru, _lstm, _simple_rnn
 
@@ -283,6 +283,12 @@ class RNN(Layer):
             return None
         return [ws["d" + name + "0"].copy() for name in self.state_names]
 
+    def _run(self, kernel, ws, args, kwargs, forward):
+        """Call a kernel pass, its row blocks on several threads when that pays."""
+        T, B = ws["xt"].shape[0], ws["xt"].shape[1]
+        flops = 2.0 * T * B * self.units * self.gates * self.units
+        _threads.run_rows(kernel, args, kwargs, B, flops, all_rows_first=forward)
+
     def _bias_grad(self, ws):
         return self.grads[2] if self.use_bias else ws["db"]
 
@@ -316,14 +322,15 @@ class SimpleRNN(RNN):
                 "db": np.empty(H, dt)}
 
     def _kernel_forward(self, ws):
-        _simple_rnn.forward(ws["xt"], self.kernel, self.recurrent_kernel, self.bias, ws["hs"],
-                            self._act, ws["mask"], **self._dropout_args(ws))
+        self._run(_simple_rnn.forward, ws, (ws["xt"], self.kernel, self.recurrent_kernel,
+                                            self.bias, ws["hs"], self._act, ws["mask"]),
+                  self._dropout_args(ws), forward=True)
 
     def _kernel_backward(self, ws, dyt, sequences, dstates):
-        _simple_rnn.backward(ws["xt"], self.kernel, self.recurrent_kernel, ws["hs"], dyt,
-                             sequences, self.grads[0], self.grads[1], self._bias_grad(ws),
-                             ws["dx"], ws["dh0"], ws["dz"], self._act, ws["mask"],
-                             **self._dropout_args(ws))
+        self._run(_simple_rnn.backward, ws,
+                  (ws["xt"], self.kernel, self.recurrent_kernel, ws["hs"], dyt, sequences,
+                   self.grads[0], self.grads[1], self._bias_grad(ws), ws["dx"], ws["dh0"],
+                   ws["dz"], self._act, ws["mask"]), self._dropout_args(ws), forward=False)
         return ws["dx"]
 
 
@@ -368,16 +375,18 @@ class LSTM(RNN):
         return [ws["hs"][-1].copy(), ws["cs"][-1].copy()]
 
     def _kernel_forward(self, ws):
-        _lstm.forward(ws["xt"], self.kernel, self.recurrent_kernel, self.bias, ws["hs"],
-                      ws["cs"], ws["z"], ws["ac"], self._act, self._ract, ws["mask"],
-                      **self._dropout_args(ws))
+        self._run(_lstm.forward, ws, (ws["xt"], self.kernel, self.recurrent_kernel, self.bias,
+                                      ws["hs"], ws["cs"], ws["z"], ws["ac"], self._act,
+                                      self._ract, ws["mask"]),
+                  self._dropout_args(ws), forward=True)
 
     def _kernel_backward(self, ws, dyt, sequences, dstates):
         ws["dc0"][...] = 0 if dstates[1] is None else dstates[1]
-        _lstm.backward(ws["xt"], self.kernel, self.recurrent_kernel, ws["hs"], ws["cs"], ws["z"],
-                       ws["ac"], dyt, sequences, self.grads[0], self.grads[1],
-                       self._bias_grad(ws), ws["dx"], ws["dh0"], ws["dc0"],
-                       self._act, self._ract, ws["mask"], **self._dropout_args(ws))
+        self._run(_lstm.backward, ws,
+                  (ws["xt"], self.kernel, self.recurrent_kernel, ws["hs"], ws["cs"], ws["z"],
+                   ws["ac"], dyt, sequences, self.grads[0], self.grads[1],
+                   self._bias_grad(ws), ws["dx"], ws["dh0"], ws["dc0"], self._act,
+                   self._ract, ws["mask"]), self._dropout_args(ws), forward=False)
         return ws["dx"]
 
     def get_config(self):
@@ -426,28 +435,30 @@ class GRU(RNN):
     def _kernel_forward(self, ws):
         xt, W, U, b = ws["xt"], self.kernel, self.recurrent_kernel, self.bias
         if self.reset_after:
-            _gru.forward_reset_after(xt, W, U, b, ws["hs"], ws["xg"], ws["mh"],
-                                     self._act, self._ract, ws["mask"],
-                                     **self._dropout_args(ws))
+            self._run(_gru.forward_reset_after, ws,
+                      (xt, W, U, b, ws["hs"], ws["xg"], ws["mh"], self._act, self._ract,
+                       ws["mask"]), self._dropout_args(ws), forward=True)
         else:
-            _gru.forward_reset_before(xt, W, U, b, ws["hs"], ws["xg"], ws["rh"],
-                                      ws["scratch"], self._act, self._ract, ws["mask"],
-                                      **self._dropout_args(ws))
+            self._run(_gru.forward_reset_before, ws,
+                      (xt, W, U, b, ws["hs"], ws["xg"], ws["rh"], ws["scratch"], self._act,
+                       self._ract, ws["mask"]), self._dropout_args(ws), forward=True)
 
     def _kernel_backward(self, ws, dyt, sequences, dstates):
         xt, W, U = ws["xt"], self.kernel, self.recurrent_kernel
         dW, dU, db = self.grads[0], self.grads[1], self._bias_grad(ws)
         if self.reset_after:
-            _gru.backward_reset_after(xt, W, U, ws["hs"], ws["xg"], ws["mh"], dyt, sequences,
-                                      dW, dU, db, ws["dx"], ws["dh0"], self._act, self._ract,
-                                      ws["mask"], **self._dropout_args(ws))
+            self._run(_gru.backward_reset_after, ws,
+                      (xt, W, U, ws["hs"], ws["xg"], ws["mh"], dyt, sequences, dW, dU, db,
+                       ws["dx"], ws["dh0"], self._act, self._ract, ws["mask"]),
+                      self._dropout_args(ws), forward=False)
         else:
             extra = self._dropout_args(ws)
             if extra:
                 extra["tmp"] = ws["tmp"]
-            _gru.backward_reset_before(xt, W, U, ws["hs"], ws["xg"], ws["rh"], dyt, sequences,
-                                       dW, dU, db, ws["dx"], ws["dh0"], ws["drh"],
-                                       self._act, self._ract, ws["mask"], **extra)
+            self._run(_gru.backward_reset_before, ws,
+                      (xt, W, U, ws["hs"], ws["xg"], ws["rh"], dyt, sequences, dW, dU, db,
+                       ws["dx"], ws["dh0"], ws["drh"], self._act, self._ract, ws["mask"]),
+                      extra, forward=False)
         return ws["dx"]
 
     def get_config(self):
