@@ -130,7 +130,16 @@ def run_rows(kernel, args, kwargs, batch, flops, all_rows_first):
     if _local is None:               # no per-thread BLAS control: let BLAS thread alone
         blocks = 1
     if blocks <= 1:
-        kernel(*args, **kwargs)
+        if threads > 1 and _local is not None:
+            # Too small to split: BLAS threads would only add hand-over costs (and spin
+            # against each other on a busy machine), so run it all on this thread.
+            _local(1)
+            try:
+                kernel(*args, **kwargs)
+            finally:
+                _local(0)
+        else:
+            kernel(*args, **kwargs)
         return
     flag = "project" if all_rows_first else "weights"
     if all_rows_first:
