@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import fastrnn
-from fastrnn.layers import Dense, Input, SimpleRNN
+from fastrnn.layers import LSTM, Dense, Input, SimpleRNN
 from fastrnn.models import Sequential
 
 
@@ -233,3 +233,15 @@ def test_duplicate_metric_names_get_suffixes(rng):
     model.compile(optimizer="adam", loss="mse", metrics=["mae", "mae"])
     hist = model.fit(x, y, epochs=1, verbose=0)
     assert set(hist.history) == {"loss", "mae", "mae_1"}
+
+
+def test_summary_thousands_and_long_names(capsys):
+    from fastrnn.layers import TimeDistributed
+    model = Sequential([Input(shape=(5, 40)), LSTM(32, return_sequences=True),
+                        TimeDistributed(Dense(3))])
+    model.summary()
+    out = capsys.readouterr().out
+    assert "9,344" in out and "Total params: 9,443 (36.89 KB)" in out
+    lines = out.splitlines()
+    assert len({len(line) for line in lines[1:-3]}) == 1       # the table stays aligned
+    assert any(line.startswith("│ (TimeDistributed)") for line in lines)

@@ -14,13 +14,18 @@ def summary_text(model, widths=(33, 24, 15)):
     for layer in model.layers:
         shape = "?" if not layer.built else str((None,) + tuple(layer.output_shape))
         shape = shape.replace(",)", ")")
-        params = str(layer.count_params()) if layer.built else "0 (unbuilt)"
+        params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
         rows.append((f"{layer.name} ({type(layer).__name__})", shape, params))
 
     def line(left, mid, right, fill):
         return left + fill * w1 + mid + fill * w2 + mid + fill * w3 + right
 
     def row(a, b, c):
+        # Keras wraps a long "name (Type)" onto a second line: "name" then "(Type)".
+        if len(a) > w1 - 2 and " (" in a:
+            name, kind = a.split(" (", 1)
+            return (f"│ {name:<{w1 - 2}} │ {b:<{w2 - 2}} │ {c:>{w3 - 2}} │\n"
+                    f"│ {'(' + kind:<{w1 - 2}} │ {'':<{w2 - 2}} │ {'':>{w3 - 2}} │")
         return f"│ {a:<{w1 - 2}} │ {b:<{w2 - 2}} │ {c:>{w3 - 2}} │"
 
     out = [f'Model: "{model.name}"',
@@ -36,7 +41,7 @@ def summary_text(model, widths=(33, 24, 15)):
     trainable = sum(l.count_params() for l in model.layers if l.built and l.trainable)
     nbytes = sum(w.nbytes for l in model.layers if l.built for w in l.weights)
     tbytes = sum(w.nbytes for l in model.layers if l.built and l.trainable for w in l.weights)
-    out.append(f" Total params: {total} ({_fmt_bytes(nbytes)})")
-    out.append(f" Trainable params: {trainable} ({_fmt_bytes(tbytes)})")
-    out.append(f" Non-trainable params: {total - trainable} ({_fmt_bytes(nbytes - tbytes)})")
+    out.append(f" Total params: {total:,} ({_fmt_bytes(nbytes)})")
+    out.append(f" Trainable params: {trainable:,} ({_fmt_bytes(tbytes)})")
+    out.append(f" Non-trainable params: {total - trainable:,} ({_fmt_bytes(nbytes - tbytes)})")
     return "\n".join(out)
