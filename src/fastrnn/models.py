@@ -1,9 +1,26 @@
-"""Sequential: Keras's linear stack of layers, with compile / fit / evaluate / predict."""
+"""Sequential: Keras's linear stack of layers, with compile / fit / evaluate / predict.
+
+Every public entry point validates its arguments in Python (``fastrnn.data``) before
+anything reaches the unchecked compiled kernels.  Inference (predict, evaluate, calls)
+keeps its intermediates per thread, so several threads may predict with one model at
+once.  A Ctrl-C during ``fit`` or ``train_on_batch`` is delayed to the end of the
+optimizer step it lands in, so the KeyboardInterrupt leaves the weights of a completed
+step (a second Ctrl-C interrupts at once).
+"""
+import signal
+import threading
+
+try:                      # the C module: a handler swap costs well under a microsecond
+    import _signal as _sig
+except ImportError:       # pragma: no cover - other Python implementations
+    _sig = signal
+
 import numpy as np
 
 from fastrnn import callbacks as callbacks_module
 from fastrnn import config, losses, metrics as metrics_module, optimizers, utils
-from fastrnn.data import adjust_rank, check_batch_size, to_float_array, to_int_array
+from fastrnn.data import (adjust_rank, check_batch_size, check_epochs, check_flag,
+                          check_fraction, check_verbose, to_float_array, to_int_array)
 from fastrnn.layers.base import Layer, unique_name
 from fastrnn.layers.core import InputLayer
 
@@ -12,6 +29,53 @@ def load_model(filepath, custom_objects=None, compile=True):
     """Load a model written by ``Sequential.save`` (the file never runs code)."""
     from fastrnn import saving
     return saving.load_model(filepath, custom_objects=custom_objects, compile=compile)
+
+
+class _StepGuard:
+    """Delays a Ctrl-C (SIGINT) that arrives during an optimizer step to the step's end.
+
+    Active only in the main thread and only while Python's default SIGINT handler is
+    installed (a handler of the user's is left alone).  Outside a step, and on a second
+    Ctrl-C within one step, KeyboardInterrupt is raised at once as usual.
+    """
+
+    def __init__(self):
+        self.in_step = False
+        self.pending = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.get_ident() == threading.main_thread().ident:
+            try:
+                if _sig.getsignal(signal.SIGINT) is signal.default_int_handler:
+                    self._previous = _sig.signal(signal.SIGINT, self._handler)
+            except (ValueError, OSError):      # not the main interpreter, ...
+                self._previous = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            _sig.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        return False
+
+    def _handler(self, signum, frame):
+        if self.in_step and not self.pending:
+            self.pending = True
+            return
+        raise KeyboardInterrupt
+
+    def run(self, step, *args):
+        """``step(*args)``, then the delayed KeyboardInterrupt if Ctrl-C came meanwhile."""
+        self.in_step = True
+        try:
+            result = step(*args)
+        finally:
+            self.in_step = False
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+        return result
 
 
 class Sequential:
@@ -42,22 +106,31 @@ class Sequential:
                 raise ValueError("Input must be the first entry of a Sequential model.")
             self._input_shape = layer._input_shape_arg
             return
+        previous = self._input_shape
         if layer._input_shape_arg is not None and not self.layers and self._input_shape is None:
             self._input_shape = layer._input_shape_arg
         self.layers.append(layer)
         if self._input_shape is not None:
-            self.build(self._input_shape)
+            try:
+                self.build(self._input_shape)
+            except BaseException:
+                # a layer that does not fit is not added: the model stays as it was
+                self.layers.pop()
+                self._input_shape = previous
+                raise
 
     def build(self, input_shape):
         """Build every layer for inputs of shape ``input_shape`` (no batch axis)."""
         shape = tuple(input_shape)
-        self._input_shape = shape
         for layer in self.layers[:-1]:
             if getattr(layer, "return_state", False) or \
                     (hasattr(layer, "merge_mode") and layer.merge_mode is None):
                 raise ValueError(f"Layer {layer.name!r} outputs a list (return_state=True or "
                                  "merge_mode=None), so it cannot feed the next layer of a "
                                  "Sequential model.")
+        # The model's input shape is only set once every layer accepted it, so data of a
+        # wrong shape given to a model built lazily leaves it unbuilt and usable.
+        input_shape = shape
         for layer in self.layers:
             if not layer.built:
                 layer.build(shape)
@@ -65,6 +138,7 @@ class Sequential:
                 raise ValueError(f"Layer {layer.name!r} was built for inputs {layer.input_shape},"
                                  f" but receives {shape}.")
             shape = layer.output_shape
+        self._input_shape = input_shape
 
     @property
     def built(self):
@@ -94,16 +168,28 @@ class Sequential:
         return [w.copy() for w in self.weights]
 
     def set_weights(self, weights):
-        """Set every layer's weights from a flat list in ``get_weights`` order."""
+        """Set every layer's weights from a flat list in ``get_weights`` order.
+
+        All arrays are checked (count, shapes, real finite numbers) before any changes."""
         self._require_built()
+        if weights is None or isinstance(weights, (str, bytes, dict)) or \
+                not hasattr(weights, "__iter__"):
+            raise TypeError(f"set_weights expects a list of arrays, got "
+                            f"{type(weights).__name__}.")
         weights = list(weights)
         total = len(self.weights)
         if len(weights) != total:
             raise ValueError(f"set_weights expects {total} arrays, got {len(weights)}.")
-        for layer in self.layers:
-            n = len(layer.weights)
-            layer.set_weights(weights[:n])
-            weights = weights[n:]
+        old = self.get_weights()
+        try:
+            for layer in self.layers:
+                n = len(layer.weights)
+                layer.set_weights(weights[:n])
+                weights = weights[n:]
+        except BaseException:
+            for w, value in zip(self.weights, old):     # all or nothing
+                np.copyto(w, value)
+            raise
 
     def count_params(self):
         return sum(layer.count_params() for layer in self.layers)
@@ -113,10 +199,15 @@ class Sequential:
         """Choose the optimizer, the loss and the metrics (strings or objects)."""
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='mse'.")
-        self.optimizer = optimizers.get(optimizer)
-        self.loss = losses.get(loss)
+        if optimizer is None:
+            raise ValueError("compile needs an optimizer, e.g. optimizer='rmsprop'.")
+        optimizer = optimizers.get(optimizer)
+        loss = losses.get(loss)
         if metrics is not None and not isinstance(metrics, (list, tuple)):
             raise TypeError(f"metrics must be a list, got {metrics!r}.")
+        for identifier in metrics or []:
+            metrics_module.get(identifier)      # unknown names fail here, not in fit
+        self.optimizer, self.loss = optimizer, loss
         self._metric_ids = list(metrics or [])
         self.metrics = None
         self.compiled = True
@@ -139,6 +230,8 @@ class Sequential:
     def _prepare_x(self, x):
         if not self.layers:
             raise ValueError("The model has no layers: add some before using it.")
+        if x is None:
+            raise ValueError("Inputs x are needed (x is None).")
         if self.layers[0].input_kind == "int":
             x = to_int_array(x, "x")
         else:
@@ -150,6 +243,9 @@ class Sequential:
         return adjust_rank(x, self._input_shape)
 
     def _prepare_y(self, y, n):
+        if y is None:
+            raise ValueError("Targets y are needed (y is None): training and evaluation "
+                             "compare the model's outputs with y.")
         y = to_float_array(y, self.dtype, "y")
         if y.shape[0] != n:
             raise ValueError(f"x and y have different numbers of samples: {n} and {y.shape[0]}.")
@@ -167,7 +263,8 @@ class Sequential:
 
     # ---------------------------------------------------------------- steps
     def _forward(self, x, training):
-        """Run every layer; keeps the output mask (or None) in self._output_mask."""
+        """Run every layer; returns (outputs, the output mask or None).  Nothing is kept
+        on the model, so threads may run inference on it at once."""
         mask = None
         for layer in self.layers:
             if layer.accepts_mask:
@@ -176,14 +273,12 @@ class Sequential:
                 y = layer.forward(x, training=training)
             mask = layer.compute_mask(x, mask)
             x = y
-        self._output_mask = mask
-        return x
+        return x, mask
 
     def _train_step(self, x, y, sample_weight=None):
-        """One optimizer step on a batch; returns (loss, predictions)."""
-        out = self._forward(x, training=True)
-        loss, dy = self.loss.value_and_grad(y, out, sample_weight=sample_weight,
-                                            mask=self._output_mask)
+        """One optimizer step on a batch; returns (loss, predictions, output mask)."""
+        out, mask = self._forward(x, training=True)
+        loss, dy = self.loss.value_and_grad(y, out, sample_weight=sample_weight, mask=mask)
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
         variables, grads = [], []
@@ -192,12 +287,12 @@ class Sequential:
                 variables.extend(layer.weights)
                 grads.extend(layer.grads)
         self.optimizer.apply(grads, variables)
-        return loss, out
+        return loss, out, mask
 
-    def _metric_stats(self, y, out):
+    def _metric_stats(self, y, out, mask):
         """[(name, (weighted sum, weight total))] of every compiled metric on a batch;
         as in Keras, metrics see the output mask but not the sample weights."""
-        return [(m.name, m.batch_stats(y, out, mask=self._output_mask))
+        return [(m.name, m.batch_stats(y, out, mask=mask))
                 for m in self._resolve_metrics(y, out)]
 
     def _sample_weights(self, y, sample_weight, class_weight):
@@ -230,11 +325,17 @@ class Sequential:
         """Train for ``epochs`` passes over (x, y); returns a History."""
         self._require_compiled()
         batch_size = check_batch_size(batch_size)
+        epochs, initial_epoch = check_epochs(epochs, initial_epoch)
+        verbose = check_verbose(verbose)
+        shuffle = check_flag(shuffle, "shuffle")
+        validation_split = check_fraction(validation_split, "validation_split")
+        if callbacks is not None and not isinstance(
+                callbacks, (list, tuple, callbacks_module.Callback)):
+            raise TypeError(f"callbacks must be a list of fastrnn.callbacks.Callback "
+                            f"instances, got {type(callbacks).__name__}.")
         x = self._prepare_x(x)
         y = self._prepare_y(y, x.shape[0])
         sw = self._sample_weights(y, sample_weight, class_weight)
-        if not 0.0 <= validation_split < 1.0:
-            raise ValueError(f"validation_split must be in [0, 1), got {validation_split}.")
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a tuple (x_val, y_val).")
@@ -259,6 +360,14 @@ class Sequential:
                 callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                 verbose=verbose, epochs=epochs, steps=steps)
         self.stop_training = False
+        with _StepGuard() as guard:
+            self._fit_loop(x, y, sw, x_val, y_val, batch_size, epochs, initial_epoch, shuffle,
+                           steps, cb, guard)
+        return self.history
+
+    def _fit_loop(self, x, y, sw, x_val, y_val, batch_size, epochs, initial_epoch, shuffle,
+                  steps, cb, guard):
+        n = x.shape[0]
         cb.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             cb.on_epoch_begin(epoch)
@@ -270,8 +379,15 @@ class Sequential:
                 if order is not None:
                     rows = order[rows]
                 xb, yb = x[rows], y[rows]
-                loss, out = self._train_step(xb, yb, None if sw is None else sw[rows])
-                tracker.update(loss, xb.shape[0], self._metric_stats(yb, out))
+                guard.in_step = True            # (guard.run, inlined: the per-step path)
+                try:
+                    loss, out, mask = self._train_step(xb, yb, None if sw is None else sw[rows])
+                finally:
+                    guard.in_step = False
+                if guard.pending:
+                    guard.pending = False
+                    raise KeyboardInterrupt
+                tracker.update(loss, xb.shape[0], self._metric_stats(yb, out, mask))
                 cb.on_train_batch_end(step, tracker.result())
                 if self.stop_training:
                     break
@@ -283,22 +399,22 @@ class Sequential:
             if self.stop_training:
                 break
         cb.on_train_end(epoch_logs if epochs > initial_epoch else None)
-        return self.history
 
     # ------------------------------------------------------- evaluate/predict
     def _evaluate_arrays(self, x, y, batch_size):
         tracker = _Tracker()
         for start in range(0, x.shape[0], batch_size):
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-            out = self._forward(xb, training=False)
-            loss = self.loss(yb, out, mask=self._output_mask)
-            tracker.update(loss, xb.shape[0], self._metric_stats(yb, out))
+            out, mask = self._forward(xb, training=False)
+            loss = self.loss(yb, out, mask=mask)
+            tracker.update(loss, xb.shape[0], self._metric_stats(yb, out, mask))
         return tracker.result()
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
         """Loss (and metrics) over (x, y): a float, a list, or a dict with return_dict."""
         self._require_compiled()
         batch_size = check_batch_size(batch_size)
+        check_verbose(verbose)
         x = self._prepare_x(x)
         y = self._prepare_y(y, x.shape[0])
         logs = self._evaluate_arrays(x, y, batch_size)
@@ -313,23 +429,25 @@ class Sequential:
     def predict(self, x, batch_size=None, verbose="auto"):
         """Outputs for every sample of x, computed batch by batch."""
         batch_size = check_batch_size(batch_size)
+        check_verbose(verbose)
         x = self._prepare_x(x)
-        outs = [self._forward(x[s:s + batch_size], training=False)
+        outs = [self._forward(x[s:s + batch_size], training=False)[0]
                 for s in range(0, x.shape[0], batch_size)]
         return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=0)
 
     def predict_on_batch(self, x):
         """Outputs for x computed as one batch."""
-        return self._forward(self._prepare_x(x), training=False)
+        return self._forward(self._prepare_x(x), training=False)[0]
 
     def train_on_batch(self, x, y, return_dict=False):
         """One optimizer step on (x, y) as a single batch; returns the batch's loss/metrics."""
         self._require_compiled()
         x = self._prepare_x(x)
         y = self._prepare_y(y, x.shape[0])
-        loss, out = self._train_step(x, y)
+        with _StepGuard() as guard:
+            loss, out, mask = guard.run(self._train_step, x, y)
         tracker = _Tracker()
-        tracker.update(loss, x.shape[0], self._metric_stats(y, out))
+        tracker.update(loss, x.shape[0], self._metric_stats(y, out, mask))
         return self._format_logs(tracker.result(), return_dict)
 
     def test_on_batch(self, x, y, return_dict=False):
@@ -339,7 +457,7 @@ class Sequential:
         return self._format_logs(self._evaluate_arrays(x, y, x.shape[0]), return_dict)
 
     def __call__(self, x, training=False):
-        return self._forward(self._prepare_x(x), training=training)
+        return self._forward(self._prepare_x(x), training=training)[0]
 
     # ---------------------------------------------------------------- saving
     def save(self, filepath, overwrite=True):

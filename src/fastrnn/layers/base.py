@@ -4,12 +4,18 @@ A layer owns its weights (C-contiguous arrays of the layer's dtype, updated in
 place by the optimizer, never rebound) and one gradient buffer per weight, in the
 same order.  ``forward(x, training)`` keeps what ``backward(dy)`` needs;
 ``backward`` fills ``grads`` and returns dL/dx.
+
+What a forward keeps for its backward lives in ``self._tls``, a per-thread
+namespace: several threads may run inference on one layer at once (each call's
+intermediates stay in its own thread), and a backward uses the forward of its thread.
 """
 import re
+import threading
 
 import numpy as np
 
 from fastrnn import config, initializers
+from fastrnn.data import INT_MAX, check_index_range, to_float_array, to_int_array
 
 _name_counts = {}
 
@@ -32,7 +38,48 @@ def unique_name(base):
     return base if n == 0 else f"{base}_{n}"
 
 
-class Layer:
+class ThreadCaches:
+    """Mixin: ``self._tls``, a per-thread namespace (``threading.local``) for what
+    ``backward`` needs from ``forward``; ``_init_thread_caches()`` creates it.
+
+    (No ``__getattr__`` fallback: a class with one makes every attribute lookup slower.)
+    """
+
+    def _init_thread_caches(self):
+        self._tls = threading.local()
+
+    @property
+    def _calls(self):
+        return self._tls
+
+    def __getstate__(self):
+        # copy.deepcopy / pickle: the per-thread caches are not part of the state.
+        state = self.__dict__.copy()
+        state.pop("_tls", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._init_thread_caches()
+
+
+class PerThread:
+    """A per-thread attribute of a layer (None until set): declare ``_y = PerThread()``
+    in a class body and ``self._y`` is what this thread's last forward stored."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return getattr(obj._tls, self.name, None)
+
+    def __set__(self, obj, value):
+        setattr(obj._tls, self.name, value)
+
+
+class Layer(ThreadCaches):
     """Base of every layer.  Subclasses implement build, forward, backward, get_config.
 
     Masks (Keras semantics) are boolean arrays (B, T) marking the valid time steps.
@@ -54,6 +101,7 @@ class Layer:
             if value != _UNSUPPORTED_OFF[key]:
                 raise NotImplementedError(
                     f"{type(self).__name__}: {key}={value!r} is not supported by fastrnn.")
+        self._init_thread_caches()
         self.name = name if name is not None else unique_name(_snake(type(self).__name__))
         self.dtype = config.standardize_dtype(dtype)
         if batch_input_shape is not None:
@@ -86,25 +134,45 @@ class Layer:
         return [w.copy() for w in self.weights]
 
     def set_weights(self, weights):
-        """Copy new values into the weights (same count, same shapes, finite numbers)."""
+        """Copy new values into the weights (same count, same shapes, finite numbers).
+
+        Everything is checked before any weight changes."""
+        if weights is None or isinstance(weights, (str, bytes, dict)) or \
+                not hasattr(weights, "__iter__"):
+            raise TypeError(f"Layer {self.name!r}: set_weights expects a list of arrays, got "
+                            f"{type(weights).__name__}.")
         weights = list(weights)
         if len(weights) != len(self.weights):
+            if not self.built and not self.weights:
+                raise ValueError(f"Layer {self.name!r} is not built yet, so it has no weights "
+                                 f"to set: call it on data (or build it) first.")
             raise ValueError(f"Layer {self.name!r} expects {len(self.weights)} weight arrays "
                              f"({', '.join(self._weight_names)}), got {len(weights)}.")
         checked = []
         for name, old, new in zip(self._weight_names, self.weights, weights):
-            new = np.asarray(new)
+            what = f"Layer {self.name!r}: weight {name!r}"
+            if new is None or isinstance(new, (str, bytes, dict)):
+                raise TypeError(f"{what} must be an array of real numbers, got "
+                                f"{type(new).__name__}.")
+            try:
+                new = np.asarray(new)
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise ValueError(f"{what} could not be converted to an array: {exc}") from exc
             if new.shape != old.shape:
-                raise ValueError(f"Layer {self.name!r}: weight {name!r} has shape {old.shape}, "
-                                 f"got an array of shape {new.shape}.")
-            if not np.issubdtype(new.dtype, np.number) or np.issubdtype(new.dtype, np.complexfloating):
-                raise ValueError(f"Layer {self.name!r}: weight {name!r} must be real numbers, "
-                                 f"got dtype {new.dtype}.")
+                raise ValueError(f"{what} has shape {old.shape}, got an array of shape "
+                                 f"{new.shape}.")
+            if new.dtype.kind not in "iuf":
+                raise ValueError(f"{what} must be real numbers, got dtype {new.dtype}.")
             if not np.all(np.isfinite(new)):
-                raise ValueError(f"Layer {self.name!r}: weight {name!r} contains NaN or Inf.")
-            checked.append(new)
+                raise ValueError(f"{what} contains NaN or Inf.")
+            with np.errstate(over="ignore"):
+                cast = new.astype(old.dtype)
+            if not np.all(np.isfinite(cast)):
+                raise ValueError(f"{what} has values too large for {old.dtype.name} "
+                                 f"(largest magnitude {np.abs(new).max():.6g}).")
+            checked.append(cast)
         for old, new in zip(self.weights, checked):
-            np.copyto(old, new, casting="unsafe")
+            np.copyto(old, new)
 
     def count_params(self):
         return int(sum(w.size for w in self.weights))
@@ -124,17 +192,30 @@ class Layer:
         return mask if self.supports_masking else None
 
     def _check_input(self, x, rank):
-        """Cheap checks before unchecked kernels: rank, dtype, feature size."""
+        """Cheap checks before unchecked kernels: rank, feature size, C-int sizes."""
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"Layer {self.name!r}: forward expects a NumPy array, got "
+                            f"{type(x).__name__} (call the layer, layer(x), to convert).")
         if x.ndim != rank:
             raise ValueError(f"Layer {self.name!r} expects inputs of rank {rank} "
                              f"(batch included), got shape {x.shape}.")
         if x.shape[-1] != self.input_shape[-1]:
             raise ValueError(f"Layer {self.name!r} expects {self.input_shape[-1]} features on "
                              f"the last axis, got shape {x.shape}.")
+        if x.size > INT_MAX:     # (rows and the last axis are then within C ints)
+            check_index_range(x.shape, f"Layer {self.name!r}: input")
+
+    def _convert_input(self, x):
+        """A layer call's input, validated and converted like ``fit``'s x: a non-empty,
+        finite, C-contiguous array of the layer's dtype (integer ids for 'int' layers)."""
+        what = f"Input of layer {self.name!r}"
+        if self.input_kind == "int":
+            return to_int_array(x, what)
+        return to_float_array(x, self.dtype, what)
 
     def __call__(self, x, training=False):
         """Apply the layer to a batch (builds it on first use)."""
-        x = np.asarray(x, dtype=self.dtype)
+        x = self._convert_input(x)
         if not self.built:
             self.build(x.shape[1:])
         return self.forward(x, training=training)

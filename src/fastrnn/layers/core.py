@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 
 from fastrnn import activations, initializers, utils
-from fastrnn.layers.base import Layer, _check_shape
+from fastrnn.layers.base import Layer, PerThread, _check_shape
 
 
 class InputLayer(Layer):
@@ -66,21 +66,27 @@ class Dense(Layer):
         if x.ndim < 2 or x.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"Layer {self.name!r} expects inputs (batch, ..., "
                              f"{self.kernel.shape[0]}), got shape {x.shape}.")
-        self._lead = x.shape[:-1]
-        self._x = x.reshape(-1, x.shape[-1])
-        z = self._x @ self.kernel
+        lead = x.shape[:-1]
+        x2 = x.reshape(-1, x.shape[-1])
+        z = x2 @ self.kernel
         if self.use_bias:
             z += self.bias
-        self._y = self.activation.forward(z)
-        return self._y.reshape(self._lead + (self.units,))
+        y = self.activation.forward(z)
+        # for backward, per thread: (lead shape, x as (rows, I), y as (rows, units))
+        self._tls.dense = (lead, x2, y)
+        return y.reshape(lead + (self.units,))
 
     def backward(self, dy):
-        dz = self.activation.backward(dy.reshape(self._y.shape), self._y)
-        np.matmul(self._x.T, dz, out=self.grads[0])
+        cache = getattr(self._tls, "dense", None)
+        if cache is None:
+            raise RuntimeError(f"Layer {self.name!r}: backward needs a forward pass first.")
+        lead, x2, y = cache
+        dz = self.activation.backward(dy.reshape(y.shape), y)
+        np.matmul(x2.T, dz, out=self.grads[0])
         if self.use_bias:
             np.sum(dz, axis=0, out=self.grads[1])
         dx = dz @ self.kernel.T
-        return dx.reshape(self._lead + (self.kernel.shape[0],))
+        return dx.reshape(lead + (self.kernel.shape[0],))
 
     def get_config(self):
         cfg = super().get_config()
@@ -107,6 +113,7 @@ class Embedding(Layer):
     """
 
     input_kind = "int"
+    _ids = PerThread()
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
@@ -130,7 +137,6 @@ class Embedding(Layer):
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
-        self._ids = None
         if weights is not None:
             # Keras's initial matrix: the weight exists now; build() later only sets shapes.
             self._make_weights()
@@ -195,9 +201,10 @@ class Embedding(Layer):
         return np.take(self.embeddings, ids, axis=0)
 
     def backward(self, dy):
-        if self._ids is None:
+        ids = self._ids
+        if ids is None:
             raise RuntimeError(f"Layer {self.name!r}: backward needs a forward pass first.")
-        ids = self._ids.reshape(-1)
+        ids = ids.reshape(-1)
         dy = np.asarray(dy, self.dtype).reshape(ids.size, self.output_dim)
         # Rows of repeated ids add up: sort the ids once, then one segmented sum
         # (a few times faster than np.add.at for batches of sequences).
@@ -233,6 +240,7 @@ class Dropout(Layer):
     """
 
     supports_masking = True
+    _scale = PerThread()
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -248,7 +256,6 @@ class Dropout(Layer):
         self.seed = seed
         self.noise_shape = self._validate_noise_shape(noise_shape)
         self._generator = np.random.default_rng(seed) if seed is not None else None
-        self._scale = None
 
     @staticmethod
     def _validate_noise_shape(noise_shape):
@@ -290,23 +297,25 @@ class Dropout(Layer):
         return out
 
     def forward(self, x, training=False):
-        self._scale = None
         if not training or self.rate == 0:
+            self._scale = None
             return x
         shape = self._concrete_noise_shape(x.shape)
         dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
         if self.rate == 1:
-            self._scale = np.zeros(shape, dtype)
+            scale = np.zeros(shape, dtype)
         else:
             keep = 1.0 - self.rate
             u = self._rng().random(shape, dtype=dtype)
-            self._scale = (u < keep) * dtype.type(1.0 / keep)
-        return x * self._scale
+            scale = (u < keep) * dtype.type(1.0 / keep)
+        self._scale = scale
+        return x * scale
 
     def backward(self, dy):
-        if self._scale is None:
+        scale = self._scale
+        if scale is None:
             return dy
-        return dy * self._scale
+        return dy * scale
 
     def get_config(self):
         cfg = super().get_config()
@@ -320,19 +329,22 @@ class Activation(Layer):
 
     supports_masking = True
 
+    _y = PerThread()
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
-        self._y = None
 
     def forward(self, x, training=False):
-        self._y = self.activation.forward(x)
-        return self._y
+        y = self.activation.forward(x)
+        self._y = y
+        return y
 
     def backward(self, dy):
-        if self._y is None:
+        y = self._y
+        if y is None:
             raise RuntimeError(f"Layer {self.name!r}: backward needs a forward pass first.")
-        return self.activation.backward(dy, self._y)
+        return self.activation.backward(dy, y)
 
     def get_config(self):
         cfg = super().get_config()
@@ -347,6 +359,8 @@ class Flatten(Layer):
     the channel axis (axis 1) is moved last before flattening, as in Keras.
     """
 
+    _in_shape = PerThread()
+
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
         if data_format is None:
@@ -355,7 +369,6 @@ class Flatten(Layer):
             raise ValueError("The `data_format` argument must be one of {'channels_first', "
                              f"'channels_last'}}. Received: data_format={data_format!r}")
         self.data_format = data_format
-        self._in_shape = None
 
     def compute_output_shape(self, input_shape):
         dims = tuple(input_shape)
@@ -372,7 +385,7 @@ class Flatten(Layer):
         if x.ndim < 1:
             raise ValueError(f"Layer {self.name!r} expects inputs with a batch axis, "
                              f"got a scalar.")
-        self._in_shape = x.shape
+        self._in_shape = x.shape        # per thread
         if self._moves_channels(x):
             x = np.moveaxis(x, 1, -1)
         return x.reshape(x.shape[0], -1)
@@ -402,10 +415,11 @@ class Masking(Layer):
 
     supports_masking = True
 
+    _keep = PerThread()
+
     def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)
         self.mask_value = mask_value
-        self._keep = None
 
     def _boolean_mask(self, x, keepdims):
         return np.any(np.not_equal(x, self.mask_value), axis=-1, keepdims=keepdims)
@@ -414,13 +428,15 @@ class Masking(Layer):
         if x.ndim < 2:
             raise ValueError(f"Layer {self.name!r} expects inputs (batch, ..., features), "
                              f"got shape {x.shape}.")
-        self._keep = self._boolean_mask(x, True).astype(x.dtype)
-        return x * self._keep
+        keep = self._boolean_mask(x, True).astype(x.dtype)
+        self._keep = keep
+        return x * keep
 
     def backward(self, dy):
-        if self._keep is None:
+        keep = self._keep
+        if keep is None:
             raise RuntimeError(f"Layer {self.name!r}: backward needs a forward pass first.")
-        return dy * self._keep
+        return dy * keep
 
     def compute_mask(self, x, mask):
         return self._boolean_mask(x, False)

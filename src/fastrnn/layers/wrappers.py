@@ -8,7 +8,7 @@ import copy
 
 import numpy as np
 
-from fastrnn.layers.base import Layer
+from fastrnn.layers.base import Layer, PerThread
 
 _MERGE_MODES = ("sum", "mul", "ave", "concat", None)
 
@@ -65,13 +65,6 @@ class Wrapper(Layer):
         """A frozen inner layer freezes the wrapper (its weights are one list)."""
         self.trainable = self._trainable and all(l.trainable for l in self._sublayers())
 
-    def __call__(self, x, training=False):
-        if self.input_kind == "float":
-            x = np.asarray(x, dtype=self.dtype)
-        if not self.built:
-            self.build(np.shape(x)[1:])
-        return self.forward(x, training=training)
-
     @staticmethod
     def _check_mask(mask, x):
         mask = np.asarray(mask)
@@ -97,6 +90,8 @@ class TimeDistributed(Wrapper):
     inner layer's.  The incoming mask passes through unchanged.
     """
 
+    _lead = PerThread()
+
     def __init__(self, layer, **kwargs):
         super().__init__(layer, **kwargs)
         if getattr(layer, "return_state", False):
@@ -107,7 +102,6 @@ class TimeDistributed(Wrapper):
         self.grads = layer.grads
         self._weight_names = layer._weight_names
         self._sync_trainable()
-        self._lead = None
 
     def _sublayers(self):
         layer = getattr(self, "layer", None)
@@ -148,13 +142,14 @@ class TimeDistributed(Wrapper):
             if self.layer.accepts_mask and mask.ndim > 2:
                 kwargs["mask"] = mask.reshape((B * T,) + mask.shape[2:])
         y = self.layer.forward(x.reshape((B * T,) + x.shape[2:]), training=training, **kwargs)
-        self._lead = (B, T)
+        self._lead = (B, T)     # per thread
         return y.reshape((B, T) + y.shape[1:])
 
     def backward(self, dy):
-        if self._lead is None:
+        lead = self._lead
+        if lead is None:
             raise RuntimeError(f"Layer {self.name!r}: backward needs a forward pass first.")
-        B, T = self._lead
+        B, T = lead
         dy = np.asarray(dy)
         dx = self.layer.backward(dy.reshape((B * T,) + dy.shape[2:]))
         if dx is None:
@@ -181,6 +176,8 @@ class Bidirectional(Wrapper):
     output zeros (Keras forces zero_output_for_mask).  With return_state the result is
     [output(s), *forward states, *backward states].
     """
+
+    _cache = PerThread()     # what backward needs from this thread's forward
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None,
                  **kwargs):
@@ -221,7 +218,6 @@ class Bidirectional(Wrapper):
         self.return_state = bool(layer.return_state)
         self._initial_weights = list(weights) if weights else None
         self._sync_trainable()
-        self._cache = None
         self.state_grads = None
 
     def _sublayers(self):
@@ -339,10 +335,11 @@ class Bidirectional(Wrapper):
     def backward(self, dy):
         """dy like the forward output -> dx (B, T, I); fills the inner layers' grads
         (which are this layer's grads) and state_grads (forward's, then backward's)."""
-        if self._cache is None:
+        cache = self._cache
+        if cache is None:
             raise RuntimeError(f"Layer {self.name!r}: backward needs a forward pass first "
                                "(each forward serves one backward).")
-        y, y_rev, seq_mask, nf, nb = self._cache
+        y, y_rev, seq_mask, nf, nb = cache
         self._cache = None
         mode = self.merge_mode
         n_out = 2 if mode is None else 1
