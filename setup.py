@@ -23,7 +23,7 @@ DIRECTIVES = {
     "embedsignature": True,
 }
 
-C_SOURCES = ["csrc/activations.c", "csrc/gates.c"]
+GATES = ["csrc/activations.c", "csrc/gates.c"]
 C_HEADERS = sorted(glob.glob("csrc/*.h"))   # rebuild when a header changes
 COMMON = dict(
     include_dirs=["csrc", np.get_include()],
@@ -34,25 +34,25 @@ COMMON = dict(
     extra_compile_args=["-O3", "-fno-math-errno", "-fno-trapping-math"],
 )
 
-# (module, needs the C helpers)
+# (module, the C helpers compiled into it); the thread pool lives in _blas alone.
 MODULES = [
-    ("fastrnn._ext._blas", False),
-    ("fastrnn._ext._simple_rnn", True),
-    ("fastrnn._ext._lstm", True),
-    ("fastrnn._ext._gru", True),
-    ("fastrnn._ext._optim", False),
+    ("fastrnn._ext._blas", ["csrc/pool.c"]),
+    ("fastrnn._ext._simple_rnn", GATES),
+    ("fastrnn._ext._lstm", GATES),
+    ("fastrnn._ext._gru", GATES),
+    ("fastrnn._ext._optim", []),
 ]
 
 
-def extension(name, with_csrc):
+def extension(name, c_sources):
     source = "src/" + name.replace(".", "/") + ".pyx"
-    sources = [source] + (C_SOURCES if with_csrc else [])
-    return Extension(name, sources, depends=C_HEADERS if with_csrc else [], **COMMON)
+    return Extension(name, [source] + c_sources, depends=C_HEADERS if c_sources else [],
+                     extra_link_args=["-pthread"], **COMMON)
 
 
 setup(
     ext_modules=cythonize(
-        [extension(name, with_csrc) for name, with_csrc in MODULES],
+        [extension(name, c_sources) for name, c_sources in MODULES],
         compiler_directives=DIRECTIVES,
     ),
 )

@@ -32,7 +32,16 @@ def run(kind, threads_n, x, dy, mask, weights, **kw):
 @pytest.mark.parametrize("extra", [{}, {"recurrent_dropout": 0.3, "dropout": 0.2}])
 @pytest.mark.parametrize("n", [2, 3])
 def test_row_blocks_on_threads_equal_one_thread(kind, extra, n, threads, rng, monkeypatch):
+    from fastrnn._ext import _blas
     monkeypatch.setattr(_threads, "MIN_BLOCK_FLOPS", 0.0)     # split even tiny problems
+    old = _blas.set_min_part_flops(0.0)                       # and the all-rows GEMMs
+    try:
+        _check_threads_agree(kind, extra, n, rng)
+    finally:
+        _blas.set_min_part_flops(old)
+
+
+def _check_threads_agree(kind, extra, n, rng):
     B, T, I = 7, 5, 4
     x = rng.normal(size=(B, T, I))
     dy = rng.normal(size=(B, T, 6))

@@ -34,8 +34,9 @@ def standardize_dtype(dtype):
 
 
 def set_num_threads(n):
-    """Use ``n`` threads for fastrnn's kernels (the BLAS they call).  The initial value
-    comes from OPENBLAS_NUM_THREADS / OMP_NUM_THREADS, else the number of cores."""
+    """Use ``n`` threads in fastrnn's kernels (row blocks of the recurrences and the
+    large GEMMs).  The initial value comes from OMP_NUM_THREADS / OPENBLAS_NUM_THREADS,
+    else the number of cores.  NumPy's own BLAS threads are left as they are."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"set_num_threads expects a positive integer, got {n!r}.")
     from fastrnn import _threads

@@ -18,7 +18,7 @@ disjoint row blocks can run on several threads.
 from cython cimport floating
 from libc.string cimport memcpy
 
-from fastrnn._ext._blas cimport gemm, axpy
+from fastrnn._ext._blas cimport gemm, gemm_all, axpy
 from fastrnn._ext._elementwise cimport (bias_act, sum_rows, gru_fwd, gru_bwd, gru1_fwd_zr,
                                         gru1_fwd_h, gru1_bwd_zh, gru1_bwd_r, keep_rows, mask_row)
 from fastrnn._ext._dropout cimport (mask_rows, add_masked, masked_products,
@@ -35,8 +35,8 @@ cdef inline void input_projection(const floating[:, :, ::1] x, const floating[:,
     (one masked GEMM per gate with recurrent dropout's input masks imask (3, B, I))."""
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], G = W.shape[1]
     if imask == NULL:
-        gemm(False, False, T * B, G, I, <floating> 1, &x[0, 0, 0], I,
-             &W[0, 0], G, <floating> 0, &xg[0, 0, 0], G)
+        gemm_all(False, False, T * B, G, I, <floating> 1, &x[0, 0, 0], I,
+                 &W[0, 0], G, <floating> 0, &xg[0, 0, 0], G)
     else:
         masked_products(&x[0, 0, 0], imask, <long> B * I, xm, &W[0, 0], &xg[0, 0, 0],
                         <long> T * B, B, I, G // 3, 3, G, <floating> 0)
@@ -50,10 +50,10 @@ cdef inline void input_gradients(const floating[:, :, ::1] x, const floating[:, 
     """dW = x^T dxg, db = sum dxg, dx = dxg W^T over all steps at once."""
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], G = W.shape[1]
     if imask == NULL:
-        gemm(True, False, I, G, T * B, <floating> 1, &x[0, 0, 0], I,
-             &dxg[0, 0, 0], G, <floating> 0, &dW[0, 0], G)
-        gemm(False, True, T * B, I, G, <floating> 1, &dxg[0, 0, 0], G,
-             &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
+        gemm_all(True, False, I, G, T * B, <floating> 1, &x[0, 0, 0], I,
+                 &dxg[0, 0, 0], G, <floating> 0, &dW[0, 0], G)
+        gemm_all(False, True, T * B, I, G, <floating> 1, &dxg[0, 0, 0], G,
+                 &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
     else:
         masked_weight_grads(&x[0, 0, 0], imask, xm, &dxg[0, 0, 0], &dW[0, 0],
                             <long> T * B, B, I, G // 3, 3, G)
@@ -143,8 +143,8 @@ def backward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
             input_gradients(x, W, xg, dW, &db[0, 0], dx, ptr_or_null(imask),
                             scratch_or_null(xm))
             if rmask is None:
-                gemm(True, False, H, G, T * B, <floating> 1, &hs[0, 0, 0], H,
-                     &mh[0, 0, 0], G, <floating> 0, &dU[0, 0], G)
+                gemm_all(True, False, H, G, T * B, <floating> 1, &hs[0, 0, 0], H,
+                         &mh[0, 0, 0], G, <floating> 0, &dU[0, 0], G)
             else:
                 masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &mh[0, 0, 0],
                                     &dU[0, 0], <long> T * B, B, H, H, 3, G)
@@ -242,10 +242,10 @@ def backward_reset_before(const floating[:, :, ::1] x, const floating[:, ::1] W,
             input_gradients(x, W, xg, dW, &db[0], dx, ptr_or_null(imask),
                             scratch_or_null(xm))
             if rmask is None:
-                gemm(True, False, H, 2 * H, T * B, <floating> 1, &hs[0, 0, 0], H,
-                     &xg[0, 0, 0], G, <floating> 0, &dU[0, 0], G)
+                gemm_all(True, False, H, 2 * H, T * B, <floating> 1, &hs[0, 0, 0], H,
+                         &xg[0, 0, 0], G, <floating> 0, &dU[0, 0], G)
             else:
                 masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &xg[0, 0, 0],
                                     &dU[0, 0], <long> T * B, B, H, H, 2, G)
-            gemm(True, False, H, H, T * B, <floating> 1, &rh[0, 0, 0], H,
-                 &xg[0, 0, 2 * H], G, <floating> 0, &dU[0, 2 * H], G)
+            gemm_all(True, False, H, H, T * B, <floating> 1, &rh[0, 0, 0], H,
+                     &xg[0, 0, 2 * H], G, <floating> 0, &dU[0, 2 * H], G)

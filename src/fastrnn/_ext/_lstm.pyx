@@ -18,7 +18,7 @@ blocks on several threads.
 from cython cimport floating
 from libc.string cimport memcpy
 
-from fastrnn._ext._blas cimport gemm, axpy
+from fastrnn._ext._blas cimport gemm, gemm_all, axpy
 from fastrnn._ext._elementwise cimport lstm_fwd, lstm_bwd, sum_rows, keep_rows, mask_row
 from fastrnn._ext._dropout cimport masked_products, masked_products_grad, masked_weight_grads
 
@@ -46,8 +46,8 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
     with nogil:
         if project:
             if imask is None:
-                gemm(False, False, T * B, G, I, <floating> 1, &x[0, 0, 0], I,
-                     &W[0, 0], G, <floating> 0, &z[0, 0, 0], G)
+                gemm_all(False, False, T * B, G, I, <floating> 1, &x[0, 0, 0], I,
+                         &W[0, 0], G, <floating> 0, &z[0, 0, 0], G)
             else:
                 masked_products(&x[0, 0, 0], &imask[0, 0, 0], <long> B * I, &xm[0, 0],
                                 &W[0, 0], &z[0, 0, 0], <long> T * B, B, I, H, 4, G,
@@ -108,18 +108,18 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
                                      mask is None)
         if weights:
             if imask is None:
-                gemm(True, False, I, G, T * B, <floating> 1, &x[0, 0, 0], I,
-                     &z[0, 0, 0], G, <floating> 0, &dW[0, 0], G)
-                gemm(False, True, T * B, I, G, <floating> 1, &z[0, 0, 0], G,
-                     &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
+                gemm_all(True, False, I, G, T * B, <floating> 1, &x[0, 0, 0], I,
+                         &z[0, 0, 0], G, <floating> 0, &dW[0, 0], G)
+                gemm_all(False, True, T * B, I, G, <floating> 1, &z[0, 0, 0], G,
+                         &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
             else:
                 masked_weight_grads(&x[0, 0, 0], &imask[0, 0, 0], &xm[0, 0], &z[0, 0, 0],
                                     &dW[0, 0], <long> T * B, B, I, H, 4, G)
                 masked_products_grad(&z[0, 0, 0], &imask[0, 0, 0], <long> B * I, &xm[0, 0],
                                      &W[0, 0], &dx[0, 0, 0], <long> T * B, B, I, H, 4, G, True)
             if rmask is None:
-                gemm(True, False, H, G, T * B, <floating> 1, &hs[0, 0, 0], H,
-                     &z[0, 0, 0], G, <floating> 0, &dU[0, 0], G)
+                gemm_all(True, False, H, G, T * B, <floating> 1, &hs[0, 0, 0], H,
+                         &z[0, 0, 0], G, <floating> 0, &dU[0, 0], G)
             else:
                 masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &z[0, 0, 0],
                                     &dU[0, 0], <long> T * B, B, H, H, 4, G)

@@ -18,7 +18,7 @@ recurrences of disjoint row blocks can run on several threads.
 from cython cimport floating
 from libc.string cimport memcpy
 
-from fastrnn._ext._blas cimport gemm, axpy
+from fastrnn._ext._blas cimport gemm, gemm_all, axpy
 from fastrnn._ext._elementwise cimport (bias_act, act_grad, sum_rows, keep_rows, mask_split,
                                         mask_row)
 from fastrnn._ext._dropout cimport masked_products, masked_products_grad, masked_weight_grads
@@ -42,8 +42,8 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
     with nogil:
         if project:
             # Input projection of all steps at once: hs[1:] = x W   ((T B) x I) (I x H)
-            gemm(False, False, T * B, H, I, <floating> 1, &x[0, 0, 0], I,
-                 &W[0, 0], H, <floating> 0, &hs[1, 0, 0], H)
+            gemm_all(False, False, T * B, H, I, <floating> 1, &x[0, 0, 0], I,
+                     &W[0, 0], H, <floating> 0, &hs[1, 0, 0], H)
         for t in range(T if nb > 0 else 0):
             # hs[t + 1] += hs[t] U, then act(. + b) in place
             if rmask is None:
@@ -98,16 +98,16 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
                                      mask is None)
         if weights:
             # Weight gradients over all steps at once.
-            gemm(True, False, I, H, T * B, <floating> 1, &x[0, 0, 0], I,
-                 &dz[0, 0, 0], H, <floating> 0, &dW[0, 0], H)
+            gemm_all(True, False, I, H, T * B, <floating> 1, &x[0, 0, 0], I,
+                     &dz[0, 0, 0], H, <floating> 0, &dW[0, 0], H)
             if rmask is None:
-                gemm(True, False, H, H, T * B, <floating> 1, &hs[0, 0, 0], H,
-                     &dz[0, 0, 0], H, <floating> 0, &dU[0, 0], H)
+                gemm_all(True, False, H, H, T * B, <floating> 1, &hs[0, 0, 0], H,
+                         &dz[0, 0, 0], H, <floating> 0, &dU[0, 0], H)
             else:
                 masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &dz[0, 0, 0],
                                     &dU[0, 0], <long> T * B, B, H, H, 1, H)
-            gemm(False, True, T * B, I, H, <floating> 1, &dz[0, 0, 0], H,
-                 &W[0, 0], H, <floating> 0, &dx[0, 0, 0], I)
+            gemm_all(False, True, T * B, I, H, <floating> 1, &dz[0, 0, 0], H,
+                     &W[0, 0], H, <floating> 0, &dx[0, 0, 0], I)
             sum_rows(&dz[0, 0, 0], <long> T * B, H, &db[0])
 
 
