@@ -15,11 +15,13 @@
 #ifndef FASTRNN_ACTIVATIONS_H
 #define FASTRNN_ACTIVATIONS_H
 
-/* On x86-64 with GCC each kernel is also compiled for AVX2 and picked at load time
- * (function multiversioning): the library still runs on any x86-64.  Every element is
- * computed by the same operations in either version, so results are identical. */
+/* On x86-64 with GCC each kernel is also compiled for AVX2 and AVX-512 and the best
+ * version is picked at load time (function multiversioning): the library still runs on
+ * any x86-64.  Every version evaluates the same formulas; where the CPU has FMA the
+ * compiler may fuse a multiply and an add, so the last bit can differ between CPUs (as
+ * it does for the BLAS kernels OpenBLAS picks per CPU). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(FR_NO_CLONES)
-#define FR_KERNEL __attribute__((target_clones("avx2", "default")))
+#define FR_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define FR_KERNEL
 #endif
