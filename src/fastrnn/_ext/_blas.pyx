@@ -5,7 +5,8 @@ leading dimensions lda, ldb, ldc (elements between the starts of two rows).
 Column-major BLAS sees a row-major matrix as its transpose, so
 C^T = op(B)^T op(A)^T is computed by swapping the operands: no copies.
 """
-from scipy.linalg.cython_blas cimport sgemm, dgemm, saxpy, daxpy
+from libc.string cimport memset
+from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv, saxpy, daxpy
 
 cdef extern from "pool.h" nogil:
     ctypedef void (*fr_sgemm_t)(char *, char *, int *, int *, int *, float *, float *,
@@ -48,7 +49,30 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
                floating beta, floating *c, int ldc) noexcept nogil:
     cdef char ta = b'T' if trans_a else b'N'
     cdef char tb = b'T' if trans_b else b'N'
+    cdef int one = 1
     if m == 0 or n == 0:
+        return
+    if m == 1 and k > 0:
+        # One row (a single sample or step): GEMV, c = op(B)^T a, costs less to call.
+        # Column-major, B is seen transposed: op(B)^T is B as stored when not trans_b.
+        # With beta = 0, c may hold garbage (even NaN) that a BLAS scaling by 0 would
+        # keep: clear it first.
+        if beta == 0:
+            memset(c, 0, n * sizeof(floating))
+        if floating is float:
+            if trans_b:
+                sgemv(b'T', &k, &n, &alpha, <float *> b, &ldb, <float *> a,
+                      &one if not trans_a else &lda, &beta, c, &one)
+            else:
+                sgemv(b'N', &n, &k, &alpha, <float *> b, &ldb, <float *> a,
+                      &one if not trans_a else &lda, &beta, c, &one)
+        else:
+            if trans_b:
+                dgemv(b'T', &k, &n, &alpha, <double *> b, &ldb, <double *> a,
+                      &one if not trans_a else &lda, &beta, c, &one)
+            else:
+                dgemv(b'N', &n, &k, &alpha, <double *> b, &ldb, <double *> a,
+                      &one if not trans_a else &lda, &beta, c, &one)
         return
     if floating is float:
         sgemm(&tb, &ta, &n, &m, &k, &alpha, <float *> b, &ldb,
