@@ -48,3 +48,14 @@ def test_dense_bad_arguments():
         Dense(3, activation="nope")
     with pytest.raises(TypeError, match="unrecognized keyword"):
         Dense(3, kernel_initialiser="zeros")
+
+
+def test_softmax_with_infinite_logits_is_the_limit_not_nan():
+    layer = Dense(3, activation="softmax", kernel_initializer="ones")
+    y = layer(np.full((1, 4), 3e38, np.float32))          # every logit overflows to +inf
+    np.testing.assert_allclose(y, [[1 / 3, 1 / 3, 1 / 3]], rtol=1e-6)
+    z = np.array([[np.inf, 1.0, np.inf], [1.0, 2.0, 3.0]])
+    from fastrnn.activations import get
+    out = get("softmax").forward(z)
+    np.testing.assert_allclose(out[0], [0.5, 0.0, 0.5])
+    np.testing.assert_allclose(out[1], np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum())

@@ -17,7 +17,15 @@ def _sigmoid(z):
 
 
 def _softmax(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    """Stable softmax on the last axis; a row with +inf logits shares its probability
+    equally among them (the limit), instead of giving NaN."""
+    top = z.max(axis=-1, keepdims=True)
+    inf_rows = np.isposinf(top)
+    if inf_rows.any():
+        z = np.where(inf_rows, np.where(np.isposinf(z), 0.0, -np.inf), z).astype(z.dtype)
+        top = np.where(inf_rows, 0.0, top).astype(z.dtype)
+    with np.errstate(over="ignore"):
+        e = np.exp(z - top)
     return e / e.sum(axis=-1, keepdims=True)
 
 

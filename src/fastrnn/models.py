@@ -149,6 +149,15 @@ class Sequential:
         return self.layers[0].dtype if self.layers else config.standardize_dtype(None)
 
     @property
+    def input_shape(self):
+        """(None, *input shape) once known, as in Keras."""
+        if self._input_shape is None:
+            raise AttributeError("The model has no input shape yet: give the first layer "
+                                 "an input_shape, start with Input(shape=...), or call it "
+                                 "on data first.")
+        return (None,) + tuple(self._input_shape)
+
+    @property
     def output_shape(self):
         shape = self.layers[-1].output_shape
         if shape and isinstance(shape[0], tuple):          # a list of outputs

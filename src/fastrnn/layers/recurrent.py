@@ -15,6 +15,7 @@ from fastrnn.layers.base import Layer
 from fastrnn._ext import _gru, _lstm, _simple_rnn
 
 _MAX_WORKSPACES = 8
+_MAX_PENDING = 64          # threads whose last forward awaits its backward
 
 
 class RNN(Layer):
@@ -171,7 +172,7 @@ class RNN(Layer):
         pending = self._pending                 # what each thread's backward will use
         pending.pop(threading.get_ident(), None)
         pending[threading.get_ident()] = ws
-        if len(pending) > _MAX_WORKSPACES:      # threads that ended leave entries behind
+        if len(pending) > _MAX_PENDING:         # threads that ended leave entries behind
             pending.pop(next(iter(pending)))
         if self.stateful:
             self._carry = self._final_states(ws)
