@@ -717,3 +717,33 @@ def test_kernel_module_direct():
     assert math.isclose(math.sqrt(_optim.sum_squares(big)), 6e30, rel_tol=1e-6)
     with pytest.raises((TypeError, ValueError)):
         _optim.sgd(np.ones(3, np.float32), np.ones(3), None, 0.1, 0.0, False)
+
+
+def test_repeated_steps_on_the_same_buffers_match_fresh_calls():
+    """The cached fast path (validated once, all variables in one kernel call) gives
+    what per-step fresh lists give, and follows changes made in place to the grads."""
+    rng = np.random.default_rng(3)
+    for make in (lambda: RMSprop(0.01), lambda: Adam(0.01, amsgrad=True),
+                 lambda: SGD(0.1, momentum=0.9, nesterov=True), lambda: Adagrad(0.1)):
+        ws1 = [rng.normal(size=(3, 4)).astype(np.float32), rng.normal(size=5).astype(np.float32)]
+        ws2 = [w.copy() for w in ws1]
+        gs = [np.zeros_like(w) for w in ws1]
+        o1, o2 = make(), make()
+        for _ in range(4):
+            for g in gs:
+                g[...] = rng.normal(size=g.shape)
+            o1.apply(gs, ws1)                              # same lists: the fast path
+            o2.apply([g.copy() for g in gs], list(ws2))    # new arrays every step
+        for a, b in zip(ws1, ws2):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_non_contiguous_gradient_is_not_cached_stale():
+    w = np.zeros(4)
+    g = np.zeros((4, 2))[:, 0]                     # a strided view: copied when flattened
+    opt = SGD(1.0)
+    g[...] = 1.0
+    opt.apply([g], [w])
+    g[...] = 2.0
+    opt.apply([g], [w])
+    np.testing.assert_array_equal(w, [-3.0] * 4)

@@ -145,6 +145,7 @@ class Optimizer:
         # slot name a list of flat (n,) C-contiguous arrays, one per position.
         self._specs = None
         self._validated = None   # (ids, work, variables, grads) of the last checked call
+        self._table = None       # (work, slot names, address table, float64?) for step_table
         self._slots = {}
 
     # ------------------------------------------------------------------ attributes
@@ -199,11 +200,13 @@ class Optimizer:
             self._check_variable(i, var)
         self._specs = [(tuple(v.shape), v.dtype) for v in variables]
         self._slots = {}
+        self._table = None
         self._ensure_slots()
 
     def _ensure_slots(self):
         for slot, init in self._slot_specs():
             if slot not in self._slots:
+                self._table = None
                 self._slots[slot] = [
                     np.full(int(np.prod(shape, dtype=np.int64)), init, dtype=dtype)
                     for shape, dtype in self._specs]
@@ -286,11 +289,47 @@ class Optimizer:
                 stacklevel=2)
         self.build(variables)      # no-op once built
         self._ensure_slots()       # an option toggled since may need a new slot
-        self._validated = None if missing else (key, work, variables, grads)
+        # Reuse only views of the callers' own buffers: a gradient that had to be copied
+        # (not C-contiguous) would go stale.
+        views = all(np.shares_memory(flat, g) for (_, _, flat), g in
+                    zip(work, (g for g in grads if g is not None)))
+        self._validated = None if missing or not views else (key, work, variables, grads)
         self._step(work)
+
+    def _table_rule(self, scalars):
+        """(kind, three slot names or None, four parameters, flag) for _optim.step_table."""
+        raise NotImplementedError
+
+    def _address_table(self, work, slots):
+        """The table of buffer addresses step_table reads, built once for this list of
+        (position, variable, gradient) and these slots; None if dtypes are mixed.  The
+        cache keeps every array alive, and any change to the slots drops it."""
+        cached = self._table
+        if cached is not None and cached[0] is work and cached[1] == slots:
+            return cached[2], cached[3]
+        dtypes = {var.dtype for _, var, _ in work}
+        if len(dtypes) != 1:
+            return None, None
+        rows = []
+        for i, var, grad in work:
+            row = [var.size, var.ctypes.data, grad.ctypes.data]
+            row += [self._slots[name][i].ctypes.data if name else 0 for name in slots]
+            rows.append(row)
+        table = np.array(rows, dtype=np.int64).reshape(len(rows), 6)
+        double = dtypes.pop() == np.float64
+        self._table = (work, slots, table, double)
+        return table, double
 
     def _step(self, work):
         """Clip, then update every (position, flat variable, flat gradient) in place."""
+        if not (self.clipnorm or self.global_clipnorm or self.clipvalue):
+            # All variables in one call (see _optim.step_table).
+            kind, slots, params, flag = self._table_rule(self._step_scalars())
+            table, double = self._address_table(work, tuple(slots))
+            if table is not None:
+                _optim.step_table(kind, table, double, *params, flag)
+                self._iterations += 1
+                return
         work = self._clip(work)
         scalars = self._step_scalars()
         for i, var, grad in work:
@@ -409,6 +448,7 @@ class Optimizer:
         if n:
             if not self.built:
                 self._specs = specs
+            self._table = None
             self._slots = {
                 slot: [np.array(found[(slot, i)], dtype=specs[i][1], order="C",
                                 copy=True).reshape(-1) for i in range(n)]
@@ -466,6 +506,10 @@ class SGD(Optimizer):
     def _slot_specs(self):
         return (("momentum", 0.0),) if self.momentum != 0 else ()
 
+    def _table_rule(self, lr):
+        slot = "momentum" if self.momentum != 0 else None
+        return 0, (slot, None, None), (lr, self.momentum, 0.0, 0.0), self.nesterov
+
     def _update(self, i, var, grad, lr):
         if self.momentum != 0:
             _optim.sgd(var, grad, self._slots["momentum"][i], lr,
@@ -506,6 +550,11 @@ class RMSprop(Optimizer):
         if self.centered:
             specs.append(("average_gradient", 0.0))
         return tuple(specs)
+
+    def _table_rule(self, lr):
+        slots = ("velocity", "momentum" if self.momentum > 0 else None,
+                 "average_gradient" if self.centered else None)
+        return 1, slots, (lr, self.rho, self.momentum, self.epsilon), False
 
     def _update(self, i, var, grad, lr):
         slots = self._slots
@@ -551,6 +600,10 @@ class Adam(Optimizer):
         return (self._learning_rate * math.sqrt(1.0 - self.beta_2 ** t)
                 / (1.0 - self.beta_1 ** t))
 
+    def _table_rule(self, alpha):
+        slots = ("momentum", "velocity", "velocity_hat" if self.amsgrad else None)
+        return 2, slots, (alpha, self.beta_1, self.beta_2, self.epsilon), False
+
     def _update(self, i, var, grad, alpha):
         slots = self._slots
         _optim.adam(var, grad, slots["momentum"][i], slots["velocity"][i],
@@ -578,6 +631,9 @@ class Adagrad(Optimizer):
 
     def _slot_specs(self):
         return (("accumulator", self.initial_accumulator_value),)
+
+    def _table_rule(self, lr):
+        return 3, ("accumulator", None, None), (lr, self.epsilon, 0.0, 0.0), False
 
     def _update(self, i, var, grad, lr):
         _optim.adagrad(var, grad, self._slots["accumulator"][i], lr,
