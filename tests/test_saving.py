@@ -1279,3 +1279,14 @@ def test_wrapped_nested_custom_layer(tmp_path, rng, case):
         load_model(tmp_path / "m.keras")
     loaded = load_model(tmp_path / "m.keras", custom_objects={"Scale": Scale})
     assert np.array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_loaded_names_are_not_repeated_by_new_layers(tmp_path):
+    from fastrnn.layers import LSTM, Dense, Input
+    from fastrnn.models import Sequential, load_model
+    model = Sequential([Input(shape=(3, 2)), LSTM(4, name="lstm_41"), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.save(tmp_path / "m.keras")
+    loaded = load_model(tmp_path / "m.keras")
+    assert loaded.layers[0].name == "lstm_41"
+    assert LSTM(2).name not in {layer.name for layer in loaded.layers}

@@ -487,9 +487,9 @@ class Sequential:
         return saving.sequential_config(self)
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
         from fastrnn import saving
-        return saving.sequential_from_config(config)
+        return saving.sequential_from_config(config, custom_objects)
 
     # -------------------------------------------------------------- summary
     def summary(self, print_fn=None):

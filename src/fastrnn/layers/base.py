@@ -38,6 +38,14 @@ def unique_name(base):
     return base if n == 0 else f"{base}_{n}"
 
 
+def reserve_name(name):
+    """Note an explicitly given name ('lstm_3'), so that automatic names made later
+    in the session ('lstm_4', ...) do not repeat it (loaded models keep their names)."""
+    match = re.fullmatch(r"(.+?)(?:_(\d+))?", name)
+    base, k = match.group(1), int(match.group(2) or 0)
+    _name_counts[base] = max(_name_counts.get(base, 0), k + 1)
+
+
 class ThreadCaches:
     """Mixin: ``self._tls``, a per-thread namespace (``threading.local``) for what
     ``backward`` needs from ``forward``; ``_init_thread_caches()`` creates it.
@@ -102,6 +110,8 @@ class Layer(ThreadCaches):
                 raise NotImplementedError(
                     f"{type(self).__name__}: {key}={value!r} is not supported by fastrnn.")
         self._init_thread_caches()
+        if name is not None:
+            reserve_name(str(name))
         self.name = name if name is not None else unique_name(_snake(type(self).__name__))
         self.dtype = config.standardize_dtype(dtype)
         if batch_input_shape is not None:
