@@ -2,8 +2,8 @@
 
 Compiler directives are set once here.  FASTRNN_BOUNDSCHECK=1 in the environment
 turns bounds checking (and wraparound) back on for a debugging build.
-No -march=native and no -ffast-math: the build must run on any x86-64 and keep
-IEEE NaN/Inf semantics.
+No CPU-specific tuning and no fast-math flags: the build must run on any x86-64 and
+keep IEEE NaN/Inf semantics (csrc/ picks AVX2/AVX-512 versions at load time).
 """
 import glob
 import os
@@ -30,7 +30,7 @@ COMMON = dict(
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     # -fno-math-errno lets sqrt vectorize and -fno-trapping-math lets the compiler turn
     # the selects of csrc/fastmath.h into vector blends.  Neither changes a computed
-    # value (NaN and Inf included); unlike -ffast-math they keep IEEE semantics.
+    # value (NaN and Inf included); unlike the fast-math flags they keep IEEE semantics.
     extra_compile_args=["-O3", "-fno-math-errno", "-fno-trapping-math"],
 )
 
