@@ -5,7 +5,6 @@ adagrad}.py (update_step) and base_optimizer.py (_clip_gradients, _clip_by_norm,
 clip_by_global_norm, iterations incremented after the update).
 """
 import math
-import warnings
 
 import numpy as np
 import pytest
