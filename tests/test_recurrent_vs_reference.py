@@ -153,3 +153,13 @@ def test_bad_initial_state(rng):
         layer.forward(x, initial_state=[np.zeros((2, 3))])
     with pytest.raises(ValueError, match="shape"):
         layer.forward(x, initial_state=[np.zeros((2, 3)), np.zeros((3, 3))])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("shape", [(7, 3, 5, 40), (9, 2, 3, 33), (5, 4, 2, 64)])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_float32_wide_layers_packed_recurrent_product(cell, shape, return_sequences, rng):
+    """float32 runs the per-step product through the packed kernel (csrc/rgemm.c) where
+    the CPU has it: batch sizes that are not multiples of its 4 rows, gate widths that
+    are not multiples of its 32 columns, both passes."""
+    check(cell, *shape, np.float32, rng, return_sequences=return_sequences)

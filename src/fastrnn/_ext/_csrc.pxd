@@ -45,3 +45,11 @@ cdef extern from "gates.h" nogil:
                          int B, int H, int ract)
     void fr_gru1_bwd_r_d(double *xg, const double *h_prev, const double *drh, double *dh,
                          int B, int H, int ract)
+
+
+cdef extern from "rgemm.h" nogil:
+    int fr_rgemm_supported()
+    long fr_rgemm_packed_size(int K, int N)
+    void fr_rgemm_pack(const float *U, int K, int N, int ldu, int trans, float *P)
+    void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P, float beta,
+                  float *C, int ldc)

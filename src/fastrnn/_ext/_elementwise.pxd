@@ -1,6 +1,9 @@
-# Fused-type dispatch to the float/double C helpers of csrc/ (activations.h, gates.h).
+# Fused-type dispatch to the float/double C helpers of csrc/ (activations.h, gates.h,
+# rgemm.h).
 from cython cimport floating
+from libc.stdlib cimport malloc
 from fastrnn._ext._csrc cimport *
+from fastrnn._ext._blas cimport gemm
 
 
 cdef inline void bias_act(floating *z, const floating *b, int rows, int cols,
@@ -123,3 +126,31 @@ cdef inline const unsigned char *mask_row(const unsigned char[:, ::1] mask, int 
     if mask is None:
         return NULL
     return &mask[t, 0]
+
+
+cdef inline float *pack_recurrent(const floating *U, int K, int N, int ldu,
+                                  bint trans) noexcept nogil:
+    """A packed copy of op(U) (K x N) for rec_gemm, or NULL (float64, a CPU without the
+    fast kernel, or no memory): rec_gemm then calls BLAS.  The caller frees it."""
+    cdef float *P
+    if floating is double:
+        return NULL
+    else:
+        if not fr_rgemm_supported():
+            return NULL
+        P = <float *> malloc(fr_rgemm_packed_size(K, N) * sizeof(float))
+        if P != NULL:
+            fr_rgemm_pack(U, K, N, ldu, trans, P)
+        return P
+
+
+cdef inline void rec_gemm(bint trans_u, int m, int n, int k, const floating *a, int lda,
+                          const floating *U, int ldu, const float *packed, floating beta,
+                          floating *c, int ldc) noexcept nogil:
+    """The per-step recurrent product c (m x n) = beta c + a (m x k) op(U), with op(U)
+    packed once by pack_recurrent when available, else one BLAS call."""
+    if floating is float:
+        if packed != NULL:
+            fr_rgemm(m, n, k, a, lda, packed, beta, c, ldc)
+            return
+    gemm(False, trans_u, m, n, k, <floating> 1, a, lda, U, ldu, beta, c, ldc)

@@ -19,8 +19,11 @@ from cython cimport floating
 from libc.string cimport memcpy
 
 from fastrnn._ext._blas cimport gemm, gemm_all, axpy
+from libc.stdlib cimport free
+
 from fastrnn._ext._elementwise cimport (bias_act, sum_rows, gru_fwd, gru_bwd, gru1_fwd_zr,
-                                        gru1_fwd_h, gru1_bwd_zh, gru1_bwd_r, keep_rows, mask_row)
+                                        gru1_fwd_h, gru1_bwd_zh, gru1_bwd_r, keep_rows, mask_row,
+                                        pack_recurrent, rec_gemm)
 from fastrnn._ext._dropout cimport (mask_rows, add_masked, masked_products,
                                    masked_products_grad, masked_weight_grads)
 
@@ -86,13 +89,16 @@ def forward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
     cdef int T = x.shape[0], B = x.shape[1], H = U.shape[0], G = 3 * H
     cdef int t, nb = (B if r1 < 0 else r1) - r0
     cdef const unsigned char *m
+    cdef float *P = NULL
     with nogil:
         if project:
             input_projection(x, W, &b[0, 0], xg, ptr_or_null(imask), scratch_or_null(xm))
+        if nb > 0 and rmask is None:
+            P = pack_recurrent(&U[0, 0], H, G, G, False)
         for t in range(T if nb > 0 else 0):
             if rmask is None:
-                gemm(False, False, nb, G, H, <floating> 1, &hs[t, r0, 0], H,
-                     &U[0, 0], G, <floating> 0, &mh[t, r0, 0], G)
+                rec_gemm(False, nb, G, H, &hs[t, r0, 0], H, &U[0, 0], G, P, <floating> 0,
+                         &mh[t, r0, 0], G)
             else:
                 masked_products(&hs[t, r0, 0], &rmask[0, r0, 0], <long> B * H, &hm[r0, 0],
                                 &U[0, 0], &mh[t, r0, 0], nb, nb, H, H, 3, G, <floating> 0)
@@ -101,6 +107,7 @@ def forward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
             m = mask_row(mask, t)
             if m != NULL:
                 keep_rows(&hs[t + 1, r0, 0], &hs[t, r0, 0], m + r0, nb, H)
+        free(P)
 
 
 def backward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
@@ -123,9 +130,12 @@ def backward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
     cdef int t, nb = (B if r1 < 0 else r1) - r0
     cdef long n = <long> nb * H
     cdef const unsigned char *m
+    cdef float *P = NULL
     with nogil:
         if nb > 0:
             memcpy(&dh0[r0, 0], &dy[dy.shape[0] - 1, r0, 0], n * sizeof(floating))
+            if rmask is None:
+                P = pack_recurrent(&U[0, 0], G, H, G, True)
         for t in range(T - 1 if nb > 0 else -1, -1, -1):
             if sequences and t < T - 1:
                 axpy(n, <floating> 1, &dy[t, r0, 0], &dh0[r0, 0])
@@ -133,12 +143,13 @@ def backward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
             gru_bwd(&xg[t, r0, 0], &mh[t, r0, 0], &hs[t, r0, 0], &dh0[r0, 0],
                     NULL if m == NULL else m + r0, nb, H, act, ract)
             if rmask is None:
-                gemm(False, True, nb, H, G, <floating> 1, &mh[t, r0, 0], G,
-                     &U[0, 0], G, <floating> 1, &dh0[r0, 0], H)
+                rec_gemm(True, nb, H, G, &mh[t, r0, 0], G, &U[0, 0], G, P, <floating> 1,
+                         &dh0[r0, 0], H)
             else:
                 masked_products_grad(&mh[t, r0, 0], &rmask[0, r0, 0], <long> B * H,
                                      &hm[r0, 0], &U[0, 0], &dh0[r0, 0], nb, nb, H, H, 3, G,
                                      False)
+        free(P)
         if weights:
             input_gradients(x, W, xg, dW, &db[0, 0], dx, ptr_or_null(imask),
                             scratch_or_null(xm))

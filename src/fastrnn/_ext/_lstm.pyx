@@ -19,7 +19,10 @@ from cython cimport floating
 from libc.string cimport memcpy
 
 from fastrnn._ext._blas cimport gemm, gemm_all, axpy
-from fastrnn._ext._elementwise cimport lstm_fwd, lstm_bwd, sum_rows, keep_rows, mask_row
+from libc.stdlib cimport free
+
+from fastrnn._ext._elementwise cimport (lstm_fwd, lstm_bwd, sum_rows, keep_rows, mask_row,
+                                        pack_recurrent, rec_gemm)
 from fastrnn._ext._dropout cimport masked_products, masked_products_grad, masked_weight_grads
 
 
@@ -43,6 +46,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
     cdef int G = 4 * H
     cdef int t, nb = (B if r1 < 0 else r1) - r0
     cdef const unsigned char *m
+    cdef float *P = NULL
     with nogil:
         if project:
             if imask is None:
@@ -52,10 +56,12 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
                 masked_products(&x[0, 0, 0], &imask[0, 0, 0], <long> B * I, &xm[0, 0],
                                 &W[0, 0], &z[0, 0, 0], <long> T * B, B, I, H, 4, G,
                                 <floating> 0)
+        if nb > 0 and rmask is None:
+            P = pack_recurrent(&U[0, 0], H, G, G, False)
         for t in range(T if nb > 0 else 0):
             if rmask is None:
-                gemm(False, False, nb, G, H, <floating> 1, &hs[t, r0, 0], H,
-                     &U[0, 0], G, <floating> 1, &z[t, r0, 0], G)
+                rec_gemm(False, nb, G, H, &hs[t, r0, 0], H, &U[0, 0], G, P, <floating> 1,
+                         &z[t, r0, 0], G)
             else:
                 masked_products(&hs[t, r0, 0], &rmask[0, r0, 0], <long> B * H, &hm[r0, 0],
                                 &U[0, 0], &z[t, r0, 0], nb, nb, H, H, 4, G, <floating> 1)
@@ -65,6 +71,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             if m != NULL:
                 keep_rows(&hs[t + 1, r0, 0], &hs[t, r0, 0], m + r0, nb, H)
                 keep_rows(&cs[t + 1, r0, 0], &cs[t, r0, 0], m + r0, nb, H)
+        free(P)
 
 
 def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
@@ -90,9 +97,12 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
     cdef long n = <long> nb * H
     cdef floating beta = 0 if mask is None else 1
     cdef const unsigned char *m
+    cdef float *P = NULL
     with nogil:
         if nb > 0:
             memcpy(&dh0[r0, 0], &dy[dy.shape[0] - 1, r0, 0], n * sizeof(floating))
+            if rmask is None:
+                P = pack_recurrent(&U[0, 0], G, H, G, True)
         for t in range(T - 1 if nb > 0 else -1, -1, -1):
             if sequences and t < T - 1:
                 axpy(n, <floating> 1, &dy[t, r0, 0], &dh0[r0, 0])
@@ -100,12 +110,13 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             lstm_bwd(&z[t, r0, 0], &cs[t, r0, 0], &ac[t, r0, 0], &dh0[r0, 0], &dc0[r0, 0],
                      NULL if m == NULL else m + r0, nb, H, act, ract)
             if rmask is None:
-                gemm(False, True, nb, H, G, <floating> 1, &z[t, r0, 0], G,
-                     &U[0, 0], G, beta, &dh0[r0, 0], H)
+                rec_gemm(True, nb, H, G, &z[t, r0, 0], G, &U[0, 0], G, P, beta,
+                         &dh0[r0, 0], H)
             else:
                 masked_products_grad(&z[t, r0, 0], &rmask[0, r0, 0], <long> B * H,
                                      &hm[r0, 0], &U[0, 0], &dh0[r0, 0], nb, nb, H, H, 4, G,
                                      mask is None)
+        free(P)
         if weights:
             if imask is None:
                 gemm_all(True, False, I, G, T * B, <floating> 1, &x[0, 0, 0], I,

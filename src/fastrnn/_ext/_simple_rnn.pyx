@@ -19,8 +19,10 @@ from cython cimport floating
 from libc.string cimport memcpy
 
 from fastrnn._ext._blas cimport gemm, gemm_all, axpy
+from libc.stdlib cimport free
+
 from fastrnn._ext._elementwise cimport (bias_act, act_grad, sum_rows, keep_rows, mask_split,
-                                        mask_row)
+                                        mask_row, pack_recurrent, rec_gemm)
 from fastrnn._ext._dropout cimport masked_products, masked_products_grad, masked_weight_grads
 
 
@@ -39,16 +41,19 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = W.shape[1]
     cdef int t, nb = (B if r1 < 0 else r1) - r0
     cdef const unsigned char *m
+    cdef float *P = NULL
     with nogil:
         if project:
             # Input projection of all steps at once: hs[1:] = x W   ((T B) x I) (I x H)
             gemm_all(False, False, T * B, H, I, <floating> 1, &x[0, 0, 0], I,
                      &W[0, 0], H, <floating> 0, &hs[1, 0, 0], H)
+        if nb > 0 and rmask is None:
+            P = pack_recurrent(&U[0, 0], H, H, H, False)
         for t in range(T if nb > 0 else 0):
             # hs[t + 1] += hs[t] U, then act(. + b) in place
             if rmask is None:
-                gemm(False, False, nb, H, H, <floating> 1, &hs[t, r0, 0], H,
-                     &U[0, 0], H, <floating> 1, &hs[t + 1, r0, 0], H)
+                rec_gemm(False, nb, H, H, &hs[t, r0, 0], H, &U[0, 0], H, P, <floating> 1,
+                         &hs[t + 1, r0, 0], H)
             else:
                 masked_products(&hs[t, r0, 0], &rmask[0, r0, 0], <long> B * H, &hm[r0, 0],
                                 &U[0, 0], &hs[t + 1, r0, 0], nb, nb, H, H, 1, H, <floating> 1)
@@ -56,6 +61,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             m = mask_row(mask, t)
             if m != NULL:
                 keep_rows(&hs[t + 1, r0, 0], &hs[t, r0, 0], m + r0, nb, H)
+        free(P)
 
 
 def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
@@ -78,10 +84,13 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
     cdef long n = <long> nb * H
     cdef floating beta = 0 if mask is None else 1
     cdef const unsigned char *m
+    cdef float *P = NULL
     with nogil:
         # dh0 holds dL/dh_t as t runs down to 0; it ends as dL/dh0.
         if nb > 0:
             memcpy(&dh0[r0, 0], &dy[dy.shape[0] - 1, r0, 0], n * sizeof(floating))
+            if rmask is None:
+                P = pack_recurrent(&U[0, 0], H, H, H, True)
         for t in range(T - 1 if nb > 0 else -1, -1, -1):
             if sequences and t < T - 1:
                 axpy(n, <floating> 1, &dy[t, r0, 0], &dh0[r0, 0])
@@ -90,12 +99,13 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             if m != NULL:
                 mask_split(&dz[t, r0, 0], &dh0[r0, 0], m + r0, nb, H)
             if rmask is None:
-                gemm(False, True, nb, H, H, <floating> 1, &dz[t, r0, 0], H,
-                     &U[0, 0], H, beta, &dh0[r0, 0], H)
+                rec_gemm(True, nb, H, H, &dz[t, r0, 0], H, &U[0, 0], H, P, beta,
+                         &dh0[r0, 0], H)
             else:
                 masked_products_grad(&dz[t, r0, 0], &rmask[0, r0, 0], <long> B * H,
                                      &hm[r0, 0], &U[0, 0], &dh0[r0, 0], nb, nb, H, H, 1, H,
                                      mask is None)
+        free(P)
         if weights:
             # Weight gradients over all steps at once.
             gemm_all(True, False, I, H, T * B, <floating> 1, &x[0, 0, 0], I,
