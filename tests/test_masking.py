@@ -176,7 +176,7 @@ def test_float32_packed_path_with_masks_matches_float64(cell, go_backwards, rng)
     """float32 takes the packed recurrent product (csrc/rgemm.c) where available; with
     masks its backward accumulates onto the carried rows.  Compare with float64 (BLAS
     path, checked against the reference above)."""
-    B, T, I, H = 7, 6, 3, 40
+    B, T, I, H = 11, 6, 3, 40                # 66 rows in 6 steps: the packed path
     x = rng.normal(size=(B, T, I))
     mask = rng.random((B, T)) < 0.7
     dy = rng.normal(size=(B, T, H))

@@ -94,7 +94,7 @@ def forward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
         if project:
             input_projection(x, W, &b[0, 0], xg, ptr_or_null(imask), scratch_or_null(xm))
         if nb > 0 and rmask is None:
-            P = pack_recurrent(&U[0, 0], H, G, G, False)
+            P = pack_recurrent(&U[0, 0], H, G, G, False, T, nb)
         for t in range(T if nb > 0 else 0):
             if rmask is None:
                 rec_gemm(False, nb, G, H, &hs[t, r0, 0], H, &U[0, 0], G, P, <floating> 0,
@@ -135,7 +135,7 @@ def backward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
         if nb > 0:
             memcpy(&dh0[r0, 0], &dy[dy.shape[0] - 1, r0, 0], n * sizeof(floating))
             if rmask is None:
-                P = pack_recurrent(&U[0, 0], G, H, G, True)
+                P = pack_recurrent(&U[0, 0], G, H, G, True, T, nb)
         for t in range(T - 1 if nb > 0 else -1, -1, -1):
             if sequences and t < T - 1:
                 axpy(n, <floating> 1, &dy[t, r0, 0], &dh0[r0, 0])

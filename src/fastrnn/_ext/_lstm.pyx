@@ -57,7 +57,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
                                 &W[0, 0], &z[0, 0, 0], <long> T * B, B, I, H, 4, G,
                                 <floating> 0)
         if nb > 0 and rmask is None:
-            P = pack_recurrent(&U[0, 0], H, G, G, False)
+            P = pack_recurrent(&U[0, 0], H, G, G, False, T, nb)
         for t in range(T if nb > 0 else 0):
             if rmask is None:
                 rec_gemm(False, nb, G, H, &hs[t, r0, 0], H, &U[0, 0], G, P, <floating> 1,
@@ -102,7 +102,7 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
         if nb > 0:
             memcpy(&dh0[r0, 0], &dy[dy.shape[0] - 1, r0, 0], n * sizeof(floating))
             if rmask is None:
-                P = pack_recurrent(&U[0, 0], G, H, G, True)
+                P = pack_recurrent(&U[0, 0], G, H, G, True, T, nb)
         for t in range(T - 1 if nb > 0 else -1, -1, -1):
             if sequences and t < T - 1:
                 axpy(n, <floating> 1, &dy[t, r0, 0], &dh0[r0, 0])

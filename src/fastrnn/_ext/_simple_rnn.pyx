@@ -48,7 +48,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             gemm_all(False, False, T * B, H, I, <floating> 1, &x[0, 0, 0], I,
                      &W[0, 0], H, <floating> 0, &hs[1, 0, 0], H)
         if nb > 0 and rmask is None:
-            P = pack_recurrent(&U[0, 0], H, H, H, False)
+            P = pack_recurrent(&U[0, 0], H, H, H, False, T, nb)
         for t in range(T if nb > 0 else 0):
             # hs[t + 1] += hs[t] U, then act(. + b) in place
             if rmask is None:
@@ -90,7 +90,7 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
         if nb > 0:
             memcpy(&dh0[r0, 0], &dy[dy.shape[0] - 1, r0, 0], n * sizeof(floating))
             if rmask is None:
-                P = pack_recurrent(&U[0, 0], H, H, H, True)
+                P = pack_recurrent(&U[0, 0], H, H, H, True, T, nb)
         for t in range(T - 1 if nb > 0 else -1, -1, -1):
             if sequences and t < T - 1:
                 axpy(n, <floating> 1, &dy[t, r0, 0], &dh0[r0, 0])
