@@ -66,8 +66,11 @@ def test_small_problems_stay_on_the_calling_thread(threads, monkeypatch):
 
 
 def test_set_num_threads_validates(threads):
+    from fastrnn._ext import _blas
+    fastrnn.config.set_num_threads(3)
+    assert fastrnn.config.get_num_threads() == 3 and _blas.get_threads() == 3
     fastrnn.config.set_num_threads(1)
-    assert fastrnn.config.get_num_threads() == 1
+    assert fastrnn.config.get_num_threads() == 1 and _blas.get_threads() == 1
     for bad in (0, -1, 1.5, "2", True):
         with pytest.raises(ValueError, match="positive integer"):
             fastrnn.config.set_num_threads(bad)
