@@ -11,28 +11,12 @@ import numpy as np
 
 from fastrnn.layers import GRU, Dense, Embedding
 from fastrnn.models import Sequential
-from fastrnn.utils import set_random_seed
+from fastrnn.utils import pad_sequences, set_random_seed
 
 VOCAB_SIZE = 60                      # word ids 1..59; 0 is padding
 GOOD_WORDS = (1, 2, 3)               # e.g. "great", "fun", "loved"
 BAD_WORDS = (4, 5, 6)                # e.g. "boring", "awful", "hated"
 FILLER_WORDS = np.arange(7, VOCAB_SIZE)
-
-
-def pad_sequences(sequences, maxlen, padding="pre", truncating="pre", value=0):
-    """Same as keras.utils.pad_sequences (written out here): int32 rows of length maxlen,
-    padded and cut at the front by default."""
-    out = np.full((len(sequences), maxlen), value, dtype="int32")
-    for i, seq in enumerate(sequences):
-        seq = list(seq)
-        seq = seq[-maxlen:] if truncating == "pre" else seq[:maxlen]
-        if not seq:
-            continue
-        if padding == "pre":
-            out[i, -len(seq):] = seq
-        else:
-            out[i, :len(seq)] = seq
-    return out
 
 
 def make_sentences(n, min_len=4, max_len=30, seed=0):

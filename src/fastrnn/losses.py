@@ -566,7 +566,30 @@ class Huber(Loss):
         return {**super().get_config(), "delta": self.delta}
 
 
-class BinaryCrossentropy(Loss):
+class _AxisCrossentropy(Loss):
+    """Shared by the binary and categorical crossentropies: from_logits, label smoothing
+    and the class axis (moved last for ``_vj``, the per-sample values and gradient)."""
+
+    def __init__(self, from_logits, label_smoothing, axis, reduction, name, dtype):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = _check_smoothing(label_smoothing)
+        self.axis = self._axis = _check_axis(axis)
+
+    def _values_and_jac(self, y_true, p, need_jac):
+        t = self._targets(y_true, p)
+        values, jac = self._vj(_move_last(t, self.axis), _move_last(p, self.axis),
+                               self.from_logits, self.label_smoothing, need_jac)
+        if jac is not None and self.axis not in (-1, p.ndim - 1):
+            jac = np.moveaxis(jac, -1, self.axis)
+        return values, jac
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class BinaryCrossentropy(_AxisCrossentropy):
     """Binary crossentropy, mean over ``axis`` (the last by default).
 
     ``from_logits=True`` uses max(x, 0) - x t + log(1 + exp(-|x|)) and the gradient
@@ -576,25 +599,15 @@ class BinaryCrossentropy(Loss):
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
                  reduction="sum_over_batch_size", name="binary_crossentropy", dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = _check_smoothing(label_smoothing)
-        self.axis = self._axis = _check_axis(axis)
+        super().__init__(from_logits, label_smoothing, axis, reduction, name, dtype)
 
-    def _values_and_jac(self, y_true, p, need_jac):
-        t = _align_true(y_true, p, self.name)
-        values, jac = _bce_vj(_move_last(t, self.axis), _move_last(p, self.axis),
-                              self.from_logits, self.label_smoothing, need_jac)
-        if jac is not None and self.axis not in (-1, p.ndim - 1):
-            jac = np.moveaxis(jac, -1, self.axis)
-        return values, jac
+    def _targets(self, y_true, p):
+        return _align_true(y_true, p, self.name)
 
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing, "axis": self.axis}
+    _vj = staticmethod(_bce_vj)
 
 
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_AxisCrossentropy):
     """Crossentropy of one-hot (or soft) targets along ``axis``.
 
     Probabilities are normalized to sum to one, then clipped to [1e-7, 1 - 1e-7];
@@ -604,22 +617,12 @@ class CategoricalCrossentropy(Loss):
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
                  reduction="sum_over_batch_size", name="categorical_crossentropy", dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = _check_smoothing(label_smoothing)
-        self.axis = self._axis = _check_axis(axis)
+        super().__init__(from_logits, label_smoothing, axis, reduction, name, dtype)
 
-    def _values_and_jac(self, y_true, p, need_jac):
-        t = _check_cce_true(y_true, p)
-        values, jac = _cce_vj(_move_last(t, self.axis), _move_last(p, self.axis),
-                              self.from_logits, self.label_smoothing, need_jac)
-        if jac is not None and self.axis not in (-1, p.ndim - 1):
-            jac = np.moveaxis(jac, -1, self.axis)
-        return values, jac
+    def _targets(self, y_true, p):
+        return _check_cce_true(y_true, p)
 
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing, "axis": self.axis}
+    _vj = staticmethod(_cce_vj)
 
 
 class SparseCategoricalCrossentropy(Loss):
