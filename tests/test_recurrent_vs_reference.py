@@ -161,7 +161,7 @@ def test_bad_initial_state(rng):
 def test_float32_wide_layers_packed_recurrent_product(cell, shape, return_sequences, rng):
     """float32 runs the per-step product through the packed kernel (csrc/rgemm.c) where
     the CPU has it (from 4 steps and 64 rows in all): batch sizes that are not multiples
-    of its 4 rows, gate widths that are not multiples of its 32 columns, both passes."""
+    of its 8 rows, gate widths that are not multiples of its 32 columns, both passes."""
     # weights scaled to H so that 13 steps stay well conditioned in float32
     check(cell, *shape, np.float32, rng, return_sequences=return_sequences,
           scale=1.0 / np.sqrt(shape[3]))

@@ -131,14 +131,13 @@ cdef inline const unsigned char *mask_row(const unsigned char[:, ::1] mask, int 
 cdef inline float *pack_recurrent(const floating *U, int K, int N, int ldu, bint trans,
                                   int steps, int rows) noexcept nogil:
     """A packed copy of op(U) (K x N) for rec_gemm, or NULL (float64, a CPU without the
-    fast kernel, too few steps or rows to repay the packing, more rows than it is
-    measured faster for (above 128 BLAS's own blocking wins), or no memory): rec_gemm
+    fast kernel, too few steps or rows to repay the packing, or no memory): rec_gemm
     then calls BLAS.  The caller frees it."""
     cdef float *P
     if floating is double:
         return NULL
     else:
-        if steps < 4 or <long> steps * rows < 64 or rows > 128 or not fr_rgemm_supported():
+        if steps < 4 or <long> steps * rows < 64 or not fr_rgemm_supported():
             return NULL
         P = <float *> malloc(fr_rgemm_packed_size(K, N) * sizeof(float))
         if P != NULL:

@@ -19,7 +19,9 @@ from cython cimport floating
 from libc.string cimport memcpy
 
 from fastrnn._ext._blas cimport gemm, gemm_all, axpy
-from libc.stdlib cimport free
+from libc.stdlib cimport free, malloc
+
+from fastrnn._ext._csrc cimport fr_rgemm_supported, fr_rgemm_packed_size, fr_rgemm_pack, fr_rgemm
 
 from fastrnn._ext._elementwise cimport (bias_act, act_grad, sum_rows, keep_rows, mask_split,
                                         mask_row, pack_recurrent, rec_gemm)
@@ -125,3 +127,26 @@ def activate(floating[:, ::1] z, int act):
     """z (rows, cols) = act(z) in place with the kernels' element-wise code (for tests)."""
     with nogil:
         bias_act(&z[0, 0], NULL, z.shape[0], z.shape[1], act)
+
+
+def packed_product(const float[:, ::1] a, const float[:, ::1] U, bint trans_u,
+                   float[:, ::1] c, float beta):
+    """c[:, :n] = beta c[:, :n] + a (m, k) op(U) through the packed kernel of
+    csrc/rgemm.c (for tests); op(U) (k, n) is U, or U^T when trans_u; c (m, ldc >= n).
+    Returns False, leaving c untouched, where the CPU lacks the kernel."""
+    cdef int m = a.shape[0], k = a.shape[1]
+    cdef int n = U.shape[0] if trans_u else U.shape[1]
+    cdef float *P
+    if c.shape[0] != m or (U.shape[1] if trans_u else U.shape[0]) != k or c.shape[1] < n \
+            or min(m, n, k) < 1:
+        raise ValueError("packed_product: shapes do not agree")
+    if not fr_rgemm_supported():
+        return False
+    P = <float *> malloc(fr_rgemm_packed_size(k, n) * sizeof(float))
+    if P == NULL:
+        raise MemoryError()
+    with nogil:
+        fr_rgemm_pack(&U[0, 0], k, n, U.shape[1], trans_u, P)
+        fr_rgemm(m, n, k, &a[0, 0], k, P, beta, &c[0, 0], c.shape[1])
+    free(P)
+    return True

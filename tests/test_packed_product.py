@@ -1,0 +1,64 @@
+"""The packed per-step recurrent product (csrc/rgemm.c) against float64 NumPy, for every
+remainder of its 8-row register tile and 32-column panels, both layouts of U and the
+three kinds of beta the kernels use."""
+import numpy as np
+import pytest
+
+from fastrnn._ext import _simple_rnn
+
+if not _simple_rnn.packed_product(np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32),
+                                  False, np.zeros((1, 1), np.float32), 0.0):
+    pytest.skip("this CPU has no AVX-512 packed kernel (BLAS is used instead; the layer "
+                "tests cover that path)", allow_module_level=True)
+
+
+@pytest.mark.parametrize("m", list(range(1, 18)) + [64])
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 31, 32, 33, 64, 70])
+@pytest.mark.parametrize("trans_u", [False, True])
+def test_every_tile_remainder(m, n, trans_u, rng):
+    k = 37
+    a = rng.normal(size=(m, k)).astype(np.float32)
+    u = rng.normal(size=(n, k) if trans_u else (k, n)).astype(np.float32)
+    want = a.astype(np.float64) @ (u.T if trans_u else u).astype(np.float64)
+    # beta = 0 overwrites: NaN in c must not survive
+    c = np.full((m, n), np.nan, np.float32)
+    assert _simple_rnn.packed_product(a, u, trans_u, c, 0.0)
+    np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-4)
+    for beta in (1.0, -0.5):
+        c0 = rng.normal(size=(m, n)).astype(np.float32)
+        c = c0.copy()
+        assert _simple_rnn.packed_product(a, u, trans_u, c, beta)
+        np.testing.assert_allclose(c, beta * c0.astype(np.float64) + want, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("beta", [0.0, 1.0])
+def test_writes_nothing_outside_c(beta, rng):
+    """c is the first n columns of wider rows: the masked stores of the last panel stay
+    inside them."""
+    m, k, n = 11, 9, 45
+    a = rng.normal(size=(m, k)).astype(np.float32)
+    u = rng.normal(size=(k, n)).astype(np.float32)
+    c = np.full((m, n + 19), 7.0, np.float32)
+    assert _simple_rnn.packed_product(a, u, False, c, beta)
+    want = beta * 7.0 + a.astype(np.float64) @ u.astype(np.float64)
+    np.testing.assert_allclose(c[:, :n], want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(c[:, n:], 7.0)
+
+
+def test_nan_and_inf_propagate(rng):
+    a = rng.normal(size=(9, 20)).astype(np.float32)
+    u = rng.normal(size=(20, 40)).astype(np.float32)
+    a[3, 5] = np.nan
+    u[2, 33] = np.inf
+    c = np.zeros((9, 40), np.float32)
+    assert _simple_rnn.packed_product(a, u, False, c, 0.0)
+    with np.errstate(invalid="ignore"):
+        want = a.astype(np.float64) @ u.astype(np.float64)
+    np.testing.assert_array_equal(np.isnan(c), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(c), np.isinf(want))
+
+
+def test_shape_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="shapes"):
+        _simple_rnn.packed_product(np.zeros((2, 3), np.float32), np.zeros((4, 5), np.float32),
+                                   False, np.zeros((2, 5), np.float32), 0.0)
