@@ -1,6 +1,7 @@
 /* See rgemm.h.  The kernel uses AVX-512F + FMA intrinsics in functions compiled for
  * that target only (target attribute), so the rest of the build stays generic x86-64;
  * fr_rgemm_supported() checks the CPU at run time. */
+#include <stdlib.h>
 #include <string.h>
 #include "rgemm.h"
 
@@ -39,15 +40,42 @@ void fr_rgemm_pack(const float *U, int K, int N, int ldu, int trans, float *P) {
         }
 }
 
+/* Plain loops: the fallback where the fast kernel is missing or its buffers cannot be
+ * had.  Row-major C (M x N) = beta C + op(A) op(B). */
+static void fr_sgemm_portable(int ta, int tb, int M, int N, int K, const float *A, int lda,
+                              const float *B, int ldb, float beta, float *C, int ldc) {
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            float s = 0.0f;
+            for (int k = 0; k < K; k++)
+                s += (ta ? A[(long)k * lda + i] : A[(long)i * lda + k]) *
+                     (tb ? B[(long)j * ldb + k] : B[(long)k * ldb + j]);
+            float *cc = C + (long)i * ldc + j;
+            *cc = beta == 0.0f ? s : beta * *cc + s;
+        }
+}
+
 #ifdef FR_HAVE_AVX512_KERNEL
-/* One tile: C[0:ROWS, 0:32] = beta C + A[0:ROWS, 0:K] Pp, Pp one packed panel (K x 32).
- * ROWS (1 to FR_MR) is a constant at each call site, so the row loops unroll and the
- * 2 ROWS accumulators live in registers.  m0, m1: the columns to store (a panel past
- * the last column of C is zero-padded in Pp and masked off here).  beta == 0 stores
- * without reading C (NaN or garbage there is overwritten, as BLAS does). */
-FR_RGEMM_TARGET FR_INLINE void tile(const int ROWS, int K, const float *A, long lda,
-                                    const float *Pp, float beta, float *C, long ldc,
-                                    __mmask16 m0, __mmask16 m1) {
+/* Lanes of the two vectors of a 32-column strip that hold one of its cols columns. */
+static inline __mmask16 mask_lo(int cols) {
+    return cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
+}
+
+static inline __mmask16 mask_hi(int cols) {
+    return cols >= 32 ? 0xFFFF : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+}
+
+/* One register tile: C[0:ROWS, 0:32] = beta C + op(A)[0:ROWS, 0:K] B[0:K, 0:32].
+ * op(A)[r][k] is A[r lda + k], or A[k lda + r] when TA; row k of B starts at B + k ldb
+ * and holds 32 floats (a packed panel, zero-padded past the last column of C).  ROWS
+ * (1 to FR_MR) and TA are constants at each call site, so the loops over rows unroll
+ * and the 2 ROWS accumulators stay in registers.  m0, m1: the columns of C that exist
+ * (its loads and stores of the others are masked off).
+ * beta == 0 stores without reading C (NaN or garbage there is overwritten, as BLAS
+ * does). */
+FR_RGEMM_TARGET FR_INLINE void tile(const int ROWS, const int TA, int K, const float *A,
+                                    long lda, const float *B, long ldb, float beta,
+                                    float *C, long ldc, __mmask16 m0, __mmask16 m1) {
     __m512 c0[FR_MR], c1[FR_MR];
     const float *a[FR_MR];
     for (int r = 0; r < ROWS; r++) {
@@ -56,10 +84,10 @@ FR_RGEMM_TARGET FR_INLINE void tile(const int ROWS, int K, const float *A, long 
         a[r] = A + r * lda;
     }
     for (int k = 0; k < K; k++) {
-        __m512 b0 = _mm512_loadu_ps(Pp + (long)k * FR_NR);
-        __m512 b1 = _mm512_loadu_ps(Pp + (long)k * FR_NR + 16);
+        __m512 b0 = _mm512_loadu_ps(B + k * ldb);
+        __m512 b1 = _mm512_loadu_ps(B + k * ldb + 16);
         for (int r = 0; r < ROWS; r++) {
-            __m512 ar = _mm512_set1_ps(a[r][k]);
+            __m512 ar = _mm512_set1_ps(TA ? A[k * lda + r] : a[r][k]);
             c0[r] = _mm512_fmadd_ps(ar, b0, c0[r]);
             c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
         }
@@ -76,30 +104,138 @@ FR_RGEMM_TARGET FR_INLINE void tile(const int ROWS, int K, const float *A, long 
     }
 }
 
+/* Every row tile of op(A) (M x K) against one 32-column strip of B (columns that exist:
+ * cols), into C (M x cols).  Tile t (rows 8t to 8t + 7) starts at A + t * tile_step. */
+FR_RGEMM_TARGET FR_INLINE void strip(const int TA, int M, int cols, int K, const float *A,
+                                     long lda, long tile_step, const float *B, long ldb,
+                                     float beta, float *C, long ldc) {
+    __mmask16 m0 = mask_lo(cols), m1 = mask_hi(cols);
+    int i = 0;
+    for (; i + FR_MR <= M; i += FR_MR, A += tile_step, C += FR_MR * ldc)
+        tile(FR_MR, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1);
+    switch (M - i) {    /* the last rows, with a constant count each */
+    case 7: tile(7, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
+    case 6: tile(6, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
+    case 5: tile(5, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
+    case 4: tile(4, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
+    case 3: tile(3, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
+    case 2: tile(2, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
+    case 1: tile(1, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
+    default: break;
+    }
+}
+
 FR_RGEMM_TARGET void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P,
                               float beta, float *C, int ldc) {
-    /* Panels outer, row tiles inner: one panel (K x 32) stays in L1/L2 while every
-     * row tile of A streams past it. */
+    /* Panels outer, row tiles inner: one panel (K x 32) stays in cache while every row
+     * tile of A streams past it. */
     for (int p = 0; p * FR_NR < N; p++) {
-        const float *Pp = P + (long)p * K * FR_NR;
         int cols = N - p * FR_NR < FR_NR ? N - p * FR_NR : FR_NR;
-        __mmask16 m0 = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
-        __mmask16 m1 = cols >= 32 ? 0xFFFF : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
-        float *Cp = C + p * FR_NR;
-        int i = 0;
-        for (; i + FR_MR <= M; i += FR_MR)
-            tile(FR_MR, K, A + (long)i * lda, lda, Pp, beta, Cp + (long)i * ldc, ldc, m0, m1);
-        switch (M - i) {    /* the last rows, with a constant count each */
-        case 7: tile(7, K, A + (long)i * lda, lda, Pp, beta, Cp + (long)i * ldc, ldc, m0, m1); break;
-        case 6: tile(6, K, A + (long)i * lda, lda, Pp, beta, Cp + (long)i * ldc, ldc, m0, m1); break;
-        case 5: tile(5, K, A + (long)i * lda, lda, Pp, beta, Cp + (long)i * ldc, ldc, m0, m1); break;
-        case 4: tile(4, K, A + (long)i * lda, lda, Pp, beta, Cp + (long)i * ldc, ldc, m0, m1); break;
-        case 3: tile(3, K, A + (long)i * lda, lda, Pp, beta, Cp + (long)i * ldc, ldc, m0, m1); break;
-        case 2: tile(2, K, A + (long)i * lda, lda, Pp, beta, Cp + (long)i * ldc, ldc, m0, m1); break;
-        case 1: tile(1, K, A + (long)i * lda, lda, Pp, beta, Cp + (long)i * ldc, ldc, m0, m1); break;
-        default: break;
+        strip(0, M, cols, K, A, lda, FR_MR * (long)lda, P + (long)p * K * FR_NR, FR_NR, beta,
+              C + p * FR_NR, ldc);
+    }
+}
+
+/* Cache blocking of fr_sgemm (Goto's scheme): a KC x NC block of op(B) is packed into
+ * 32-column strips (L2); then, per MC x KC block of op(A), every row tile runs against
+ * one KC x 32 strip (32 KB, L1) at a time.  A transposed A is packed into row tiles
+ * first (its rows would be 8 floats read at a stride); a plain A is read in place (8
+ * row streams).  The packing reads whole rows (streams the prefetchers follow) and
+ * leaves every load of the inner loop contiguous. */
+#define FR_KC 256
+#define FR_MC 512
+#define FR_NC 1024
+
+/* A^T[0:mc, 0:kc] (A (kc x mc), row step lda) into row tiles: tile t holds rows
+ * 8t..8t+7 of A^T, k-major, A^T[8t + r][k] at Ap[t * kc * 8 + k * 8 + r] (rows past mc
+ * are not written).  Only transposed A is packed: rows of A are read in place. */
+static void pack_a(const float *A, long lda, int mc, int kc, float *Ap) {
+    for (int t = 0; t * FR_MR < mc; t++) {
+        int rows = mc - t * FR_MR < FR_MR ? mc - t * FR_MR : FR_MR;
+        float *dst = Ap + (long)t * kc * FR_MR;
+        for (int k = 0; k < kc; k++)
+            memcpy(dst + k * FR_MR, A + (long)k * lda + t * FR_MR, rows * sizeof(float));
+    }
+}
+
+/* op(B)[0:kc, 0:nc] into 32-column strips: strip s holds columns 32s..32s+31, k-major,
+ * op(B)[k][32s + j] at Bp[s * kc * 32 + k * 32 + j]; columns past nc are zero. */
+static void pack_b(int tb, const float *B, long ldb, int kc, int nc, float *Bp) {
+    int strips = (nc + FR_NR - 1) / FR_NR;
+    if (nc % FR_NR) {
+        float *last = Bp + (long)(strips - 1) * kc * FR_NR;
+        memset(last, 0, (size_t)kc * FR_NR * sizeof(float));
+    }
+    if (tb) {                  /* op(B)[k][n] = B[n ldb + k]: read each row of B whole */
+        for (int n = 0; n < nc; n++) {
+            const float *row = B + (long)n * ldb;
+            float *dst = Bp + (long)(n / FR_NR) * kc * FR_NR + n % FR_NR;
+            for (int k = 0; k < kc; k++) dst[(long)k * FR_NR] = row[k];
+        }
+    } else {
+        for (int k = 0; k < kc; k++) {
+            const float *row = B + (long)k * ldb;
+            for (int s = 0; s < strips; s++) {
+                int cols = nc - s * FR_NR < FR_NR ? nc - s * FR_NR : FR_NR;
+                memcpy(Bp + ((long)s * kc + k) * FR_NR, row + s * FR_NR, cols * sizeof(float));
+            }
         }
     }
+}
+
+FR_RGEMM_TARGET void fr_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
+                              const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0) {           /* C = beta C, with beta == 0 clearing (BLAS's rule) */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                C[(long)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(long)i * ldc + j];
+        return;
+    }
+    int ka = K < FR_KC ? K : FR_KC, ma = M < FR_MC ? M : FR_MC, na = N < FR_NC ? N : FR_NC;
+    long a_size = ta ? (long)ka * ((ma + FR_MR - 1) / FR_MR) * FR_MR : 0;
+    long b_size = (long)ka * ((na + FR_NR - 1) / FR_NR) * FR_NR;
+    float *Ap = malloc((a_size + b_size) * sizeof(float));
+    if (Ap == NULL) {       /* no memory for the packed copies: the plain loops */
+        fr_sgemm_portable(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    float *Bp = Ap + a_size;
+    for (int j0 = 0; j0 < N; j0 += FR_NC) {
+        int nc = N - j0 < FR_NC ? N - j0 : FR_NC;
+        for (int k0 = 0; k0 < K; k0 += FR_KC) {
+            int kc = K - k0 < FR_KC ? K - k0 : FR_KC;
+            float b = k0 == 0 ? beta : 1.0f;        /* later K blocks accumulate */
+            pack_b(tb, tb ? B + (long)j0 * ldb + k0 : B + (long)k0 * ldb + j0, ldb, kc, nc, Bp);
+            for (int i0 = 0; i0 < M; i0 += FR_MC) {
+                int mc = M - i0 < FR_MC ? M - i0 : FR_MC;
+                float *Cb = C + (long)i0 * ldc + j0;
+                if (ta)             /* packed tiles read like a transposed A of 8 columns */
+                    pack_a(A + (long)k0 * lda + i0, lda, mc, kc, Ap);
+                for (int s = 0; s * FR_NR < nc; s++) {
+                    int cols = nc - s * FR_NR < FR_NR ? nc - s * FR_NR : FR_NR;
+                    const float *Bs = Bp + (long)s * kc * FR_NR;
+                    if (ta)
+                        strip(1, mc, cols, kc, Ap, FR_MR, (long)kc * FR_MR, Bs, FR_NR, b,
+                              Cb + s * FR_NR, ldc);
+                    else            /* rows of A read in place, 8 streams */
+                        strip(0, mc, cols, kc, A + (long)i0 * lda + k0, lda, FR_MR * (long)lda,
+                              Bs, FR_NR, b, Cb + s * FR_NR, ldc);
+                }
+            }
+        }
+    }
+    free(Ap);
+}
+
+void fr_sgemm_colmajor(char *ta, char *tb, int *m, int *n, int *k, float *alpha, float *a,
+                       int *lda, float *b, int *ldb, float *beta, float *c, int *ldc) {
+    /* Column-major C (m x n) = op(a) op(b) is row-major C^T = op(b)^T op(a)^T: the
+     * operands swap and each keeps its transpose flag.  alpha must be 1. */
+    (void)alpha;
+    fr_sgemm(*tb == 'T' || *tb == 't', *ta == 'T' || *ta == 't', *n, *m, *k, b, *ldb, a,
+             *lda, *beta, c, *ldc);
 }
 #else
 /* Portable version (callers use BLAS where fr_rgemm_supported() is 0; this keeps the
@@ -114,5 +250,17 @@ void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P, floa
             float *cc = C + (long)i * ldc + c;
             *cc = beta == 0.0f ? s : beta * *cc + s;
         }
+}
+
+void fr_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+              int ldb, float beta, float *C, int ldc) {
+    fr_sgemm_portable(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+void fr_sgemm_colmajor(char *ta, char *tb, int *m, int *n, int *k, float *alpha, float *a,
+                       int *lda, float *b, int *ldb, float *beta, float *c, int *ldc) {
+    (void)alpha;
+    fr_sgemm(*tb == 'T' || *tb == 't', *ta == 'T' || *ta == 't', *n, *m, *k, b, *ldb, a,
+             *lda, *beta, c, *ldc);
 }
 #endif

@@ -12,6 +12,13 @@
  *   fr_rgemm_supported()                   1 where the fast kernel exists (AVX-512F with
  *                                          FMA, chosen at run time), else 0: then callers
  *                                          use BLAS.
+ *
+ * The same register tile serves the large all-rows products (input projection, weight
+ * and input gradients), with cache blocking and no packing of A:
+ *   fr_sgemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc)
+ *                                          row-major C (M x N) = beta C + op(A) op(B)
+ *   fr_sgemm_colmajor(...)                 the same with Fortran sgemm's arguments
+ *                                          (alpha must be 1), for csrc/pool.c's split
  * float32 only (the training default); float64 goes through BLAS.  The kernel holds
  * an 8 x 32 tile of C in 16 AVX-512 registers (A broadcast from its rows, two panel
  * vectors per k), which keeps both FMA ports busy: about 170 GFLOP/s on one core at
@@ -28,5 +35,9 @@ long fr_rgemm_packed_size(int K, int N);
 void fr_rgemm_pack(const float *U, int K, int N, int ldu, int trans, float *P);
 void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P, float beta,
               float *C, int ldc);
+void fr_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+              int ldb, float beta, float *C, int ldc);
+void fr_sgemm_colmajor(char *ta, char *tb, int *m, int *n, int *k, float *alpha, float *a,
+                       int *lda, float *b, int *ldb, float *beta, float *c, int *ldc);
 
 #endif

@@ -22,6 +22,18 @@ cdef extern from "pool.h" nogil:
                          double alpha, const double *a, int lda, const double *b, int ldb,
                          double beta, double *c, int ldc, int parts)
 
+cdef extern from "rgemm.h" nogil:
+    int fr_rgemm_supported()
+    void fr_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc)
+    void fr_sgemm_colmajor(char *ta, char *tb, int *m, int *n, int *k, float *alpha,
+                           float *a, int *lda, float *b, int *ldb, float *beta, float *c,
+                           int *ldc)
+
+# float32 all-rows products go to csrc/rgemm.c's AVX-512 kernel where the CPU has it
+# and it pays (see gemm_all); tests may turn it off.
+cdef bint OWN_SGEMM = fr_rgemm_supported()
+
 # Work (flops) below which another thread costs more than it saves.
 cdef double MIN_PART_FLOPS = 4e6
 
@@ -33,6 +45,14 @@ def set_threads(int n):
 
 def get_threads():
     return fr_pool_size()
+
+
+def use_own_sgemm(bint on):
+    """Route gemm_all's float32 products to csrc/rgemm.c (True, where the CPU has the
+    kernel) or to BLAS (False); returns the previous setting.  For tests."""
+    global OWN_SGEMM
+    old, OWN_SGEMM = OWN_SGEMM, bool(on and fr_rgemm_supported())
+    return old
 
 
 def set_min_part_flops(double flops):
@@ -100,13 +120,40 @@ cdef void gemm_all(bint trans_a, bint trans_b, int m, int n, int k,
     cdef double flops = 2.0 * m * n * k
     if flops < parts * MIN_PART_FLOPS:
         parts = <int> (flops / MIN_PART_FLOPS)
-    if parts <= 1 or m == 0 or n == 0:
+    # csrc/rgemm.c's product where it measured faster than OpenBLAS (one core, AVX-512):
+    # op(A) transposed (weight gradients X^T dZ: 1.0-1.5x) and outputs up to 512 wide
+    # with K up to 512 (projections, input gradients of the layers: 1.1-1.3x).  Wider
+    # products are bound by writing C, which OpenBLAS's blocking does better.
+    cdef bint own = (floating is float and OWN_SGEMM and alpha == 1
+                     and (trans_a or (n <= 512 and k <= 512)))
+    if m == 0 or n == 0:
+        return
+    if parts <= 1:
+        if floating is float:
+            if own:
+                fr_sgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc)
+                return
         gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
     # Column-major view, as in gemm: C^T = op(B)^T op(A)^T.
     if floating is float:
-        fr_gemm_split_f(<fr_sgemm_t> sgemm, tb, ta, n, m, k, alpha, b, ldb, a, lda,
-                        beta, c, ldc, parts)
+        fr_gemm_split_f(<fr_sgemm_t> fr_sgemm_colmajor if own else <fr_sgemm_t> sgemm,
+                        tb, ta, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, parts)
     else:
         fr_gemm_split_d(<fr_dgemm_t> dgemm, tb, ta, n, m, k, alpha, b, ldb, a, lda,
                         beta, c, ldc, parts)
+
+
+def product(const floating[:, ::1] a, bint trans_a, const floating[:, ::1] b, bint trans_b,
+            floating[:, ::1] c, floating beta):
+    """c = beta c + op(a) op(b) through gemm_all (for tests); shapes are checked here."""
+    cdef int m = a.shape[1] if trans_a else a.shape[0]
+    cdef int k = a.shape[0] if trans_a else a.shape[1]
+    cdef int n = b.shape[0] if trans_b else b.shape[1]
+    if (b.shape[1] if trans_b else b.shape[0]) != k or c.shape[0] != m or c.shape[1] != n:
+        raise ValueError("product: shapes do not agree")
+    if min(m, n, k) < 1:
+        raise ValueError("product: empty operands")
+    with nogil:
+        gemm_all(trans_a, trans_b, m, n, k, <floating> 1, &a[0, 0], a.shape[1],
+                 &b[0, 0], b.shape[1], beta, &c[0, 0], n)

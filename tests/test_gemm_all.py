@@ -1,0 +1,71 @@
+"""The all-rows products (_blas.gemm_all): csrc/rgemm.c's float32 kernel where the CPU
+has it, BLAS otherwise, split over fastrnn's threads or not, against float64 NumPy."""
+import numpy as np
+import pytest
+
+from fastrnn import config
+from fastrnn._ext import _blas
+
+
+@pytest.fixture(params=["own", "blas"])
+def route(request):
+    old = _blas.use_own_sgemm(request.param == "own")
+    yield request.param
+    _blas.use_own_sgemm(old)
+
+
+@pytest.fixture(params=[1, 2])
+def threads(request):
+    old_threads = config.get_num_threads()
+    old_flops = _blas.set_min_part_flops(0.0 if request.param > 1 else 1e30)
+    config.set_num_threads(request.param)
+    yield request.param
+    config.set_num_threads(old_threads)
+    _blas.set_min_part_flops(old_flops)
+
+
+# (m, k, n): tile and panel remainders, K over several cache blocks (256), M over
+# several row blocks (1024)
+SHAPES = [(1, 1, 1), (7, 3, 5), (9, 33, 31), (64, 600, 70), (1100, 40, 33), (13, 257, 96)]
+
+
+@pytest.mark.parametrize("m,k,n", SHAPES)
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+def test_product_matches_numpy(m, k, n, trans_a, trans_b, route, threads, rng):
+    a = rng.normal(size=(k, m) if trans_a else (m, k)).astype(np.float32)
+    b = rng.normal(size=(n, k) if trans_b else (k, n)).astype(np.float32)
+    want = (a.T if trans_a else a).astype(np.float64) @ (b.T if trans_b else b).astype(np.float64)
+    tol = dict(rtol=1e-5, atol=1e-5 * np.sqrt(k))
+    c = np.full((m, n), np.nan, np.float32)          # beta = 0 overwrites NaN
+    _blas.product(a, trans_a, b, trans_b, c, np.float32(0))
+    np.testing.assert_allclose(c, want, **tol)
+    c0 = rng.normal(size=(m, n)).astype(np.float32)
+    c = c0.copy()
+    _blas.product(a, trans_a, b, trans_b, c, np.float32(0.5))
+    np.testing.assert_allclose(c, 0.5 * c0 + want, **tol)
+
+
+def test_float64_goes_through_blas_exactly(rng):
+    a, b = rng.normal(size=(30, 20)), rng.normal(size=(20, 50))
+    c = np.zeros((30, 50))
+    _blas.product(a, False, b, False, c, 0.0)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-13)
+
+
+def test_nan_and_inf_propagate(route, rng):
+    a = rng.normal(size=(300, 40)).astype(np.float32)
+    b = rng.normal(size=(40, 50)).astype(np.float32)
+    a[7, 3], b[5, 44] = np.nan, np.inf
+    c = np.zeros((300, 50), np.float32)
+    _blas.product(a, False, b, False, c, np.float32(0))
+    with np.errstate(invalid="ignore"):
+        want = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_array_equal(np.isnan(c), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(c), np.isinf(want))
+
+
+def test_shape_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="shapes"):
+        _blas.product(np.zeros((2, 3), np.float32), False, np.zeros((4, 5), np.float32),
+                      False, np.zeros((2, 5), np.float32), np.float32(0))
