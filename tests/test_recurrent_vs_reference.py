@@ -139,10 +139,21 @@ def test_weight_layouts_and_initial_values():
 
 def test_backward_twice_without_forward_is_an_error(rng):
     layer = LSTM(3)
-    y = layer(rng.normal(size=(2, 4, 3)).astype(np.float32))
+    y = layer(rng.normal(size=(2, 4, 3)).astype(np.float32), training=True)
     layer.backward(np.ones_like(y))
     with pytest.raises(RuntimeError, match="forward"):
         layer.backward(np.ones_like(y))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_backward_after_inference_is_an_error(cell, rng):
+    """Inference keeps no caches (LSTM runs a lean kernel): a backward must follow a
+    training forward."""
+    layer = make(cell, 3, "float32")
+    y = layer(rng.normal(size=(2, 4, 3)).astype(np.float32))
+    if layer.has_infer_kernel:
+        with pytest.raises(RuntimeError, match="training=True"):
+            layer.backward(np.ones_like(y))
 
 
 def test_bad_initial_state(rng):

@@ -188,8 +188,8 @@ def _by_hand(bi, f, b, x, dy, mask=None):
     rs, mode = bi.return_sequences, bi.merge_mode
     kw_f = {} if mask is None else {"mask": mask}
     kw_b = {} if mask is None else {"mask": mask[:, ::-1]}
-    yf = f.forward(x, **kw_f)
-    yb = b.forward(np.ascontiguousarray(x[:, ::-1]), **kw_b)
+    yf = f.forward(x, training=True, **kw_f)
+    yb = b.forward(np.ascontiguousarray(x[:, ::-1]), training=True, **kw_b)
     if rs:
         yb = yb[:, ::-1]
         if mask is not None:
@@ -306,7 +306,7 @@ def test_bidirectional_masked_input_gradient_by_finite_differences(rng):
     _randomize(bi, rng)
     x = rng.normal(size=(2, 5, 2))
     mask = np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 1]], bool)
-    y = bi.forward(x, mask=mask)
+    y = bi.forward(x, training=True, mask=mask)
     r = rng.normal(size=y.shape)
     dx = bi.backward(r)
     grads = [g.copy() for g in bi.grads]
@@ -370,7 +370,7 @@ def test_bidirectional_return_state(merge_mode, rng):
     _randomize(bi, rng)
     x = rng.normal(size=(2, 4, 2))
     h0 = [rng.normal(size=(2, 3)) for _ in range(4)]
-    out = bi.forward(x, initial_state=h0)
+    out = bi.forward(x, training=True, initial_state=h0)
     n_out = 2 if merge_mode is None else 1
     assert len(out) == n_out + 4
     f, b = _pair(bi, rng)

@@ -135,3 +135,40 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
                 masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &z[0, 0, 0],
                                     &dU[0, 0], <long> T * B, B, H, H, 4, G)
             sum_rows(&z[0, 0, 0], <long> T * B, G, &db[0])
+
+
+def infer(const floating[:, :, ::1] x, const floating[:, ::1] W,
+          const floating[:, ::1] U, const floating[::1] b,
+          floating[:, :, ::1] hs, floating[:, :, ::1] cs,
+          floating[:, :, ::1] z, floating[:, :, ::1] ac, int act, int ract,
+          const unsigned char[:, ::1] mask=None, int r0=0, int r1=-1, bint project=True):
+    """Forward pass for inference: fills hs[1:] and cs[1:] as forward does, but keeps no
+    gates for a backward pass.  z (1, B, 4H) and ac (1, B, H) are one step's scratch:
+    each step computes z = x_t W + h_{t-1} U in place (W and U packed once per call),
+    so the gates of all steps (T B 4H floats) never go through memory.  Rows [r0, r1)
+    as in forward; project is accepted for the row-block driver and has no effect
+    (every block projects its own rows step by step)."""
+    cdef int T = x.shape[0], I = x.shape[2], H = U.shape[0]
+    cdef int G = 4 * H
+    cdef int t, nb = (x.shape[1] if r1 < 0 else r1) - r0
+    cdef const unsigned char *m
+    cdef float *PW = NULL
+    cdef float *PU = NULL
+    if nb <= 0:
+        return
+    with nogil:
+        PW = pack_recurrent(&W[0, 0], I, G, G, False, T, nb)
+        PU = pack_recurrent(&U[0, 0], H, G, G, False, T, nb)
+        for t in range(T):
+            rec_gemm(False, nb, G, I, &x[t, r0, 0], I, &W[0, 0], G, PW, <floating> 0,
+                     &z[0, r0, 0], G)
+            rec_gemm(False, nb, G, H, &hs[t, r0, 0], H, &U[0, 0], G, PU, <floating> 1,
+                     &z[0, r0, 0], G)
+            lstm_fwd(&z[0, r0, 0], &b[0], &cs[t, r0, 0], &cs[t + 1, r0, 0], &ac[0, r0, 0],
+                     &hs[t + 1, r0, 0], nb, H, act, ract)
+            m = mask_row(mask, t)
+            if m != NULL:
+                keep_rows(&hs[t + 1, r0, 0], &hs[t, r0, 0], m + r0, nb, H)
+                keep_rows(&cs[t + 1, r0, 0], &cs[t, r0, 0], m + r0, nb, H)
+        free(PW)
+        free(PU)

@@ -21,10 +21,12 @@ _MAX_PENDING = 64          # threads whose last forward awaits its backward
 class RNN(Layer):
     """Shared machinery of SimpleRNN, LSTM and GRU.
 
-    Subclasses set ``gates`` and ``state_names`` and implement ``_allocate(T, B)``
-    (a dict of buffers with at least 'hs', 'dx' and one '<state>0' initial-state
-    buffer per state), ``_kernel_forward(ws)`` and
-    ``_kernel_backward(ws, dyt, sequences, dstates)`` returning dx (T, B, I).  A
+    Subclasses set ``gates`` and ``state_names`` and implement ``_allocate(T, B,
+    infer)`` (a dict of buffers with at least 'hs', 'dx' and one '<state>0' initial-state
+    buffer per state; with infer, only what ``_kernel_infer`` needs), ``_kernel_forward(ws)``
+    and ``_kernel_backward(ws, dyt, sequences, dstates)`` returning dx (T, B, I); and
+    may implement ``_kernel_infer(ws)``, a forward pass for inference that keeps nothing
+    for a backward pass (``has_infer_kernel = True``).  A
     workspace also carries its call's inputs: 'xt' (T, B, I), 'mask' (T, B) or None,
     'dropout' (B, I) or None, and with recurrent dropout 'imask' (G, B, I) or None and
     'rmask' (G, B, H) (one mask per gate, Keras's implementation 1; G = 1 for SimpleRNN).
@@ -33,6 +35,7 @@ class RNN(Layer):
     gates = 1
     state_names = ("h",)
     accepts_mask = True
+    has_infer_kernel = False
 
     def __init__(self, units, activation="tanh", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -92,11 +95,12 @@ class RNN(Layer):
             return (input_shape[0], self.units)
         return (self.units,)
 
-    def _workspace(self, T, B):
-        key = (threading.get_ident(), T, B)   # per thread: concurrent predicts never share
+    def _workspace(self, T, B, infer=False):
+        # per thread: concurrent predicts never share
+        key = (threading.get_ident(), T, B, infer)
         ws = self._workspaces.get(key)
         if ws is None:
-            ws = self._allocate(T, B)
+            ws = self._allocate(T, B, infer)
             self._workspaces[key] = ws
             if len(self._workspaces) > _MAX_WORKSPACES:
                 self._workspaces.popitem(last=False)
@@ -158,7 +162,10 @@ class RNN(Layer):
                                  f"{self._carry[0].shape[0]}, got a batch of {B}; call "
                                  "reset_states() or use a fixed batch size.")
             initial_state = self._carry
-        ws = self._workspace(T, B)
+        # Inference (training=False) takes the lean kernel where the cell has one: it
+        # keeps no caches, so no backward can follow it.
+        infer = not training and self.has_infer_kernel
+        ws = self._workspace(T, B, infer)
         self._set_initial_state(ws, initial_state, B)
         # What this call's backward needs lives in its workspace (one per thread).
         ws["xt"], ws["mask"], ws["dropout"] = xt, None if mt is None else \
@@ -168,12 +175,15 @@ class RNN(Layer):
             ws["hm"] = np.empty((T * B, self.units), self.dtype)
             ws["xm"] = np.empty((T * B, xt.shape[2]), self.dtype)
             ws["tmp"] = np.empty((B, self.units), self.dtype)
-        self._kernel_forward(ws)
         pending = self._pending                 # what each thread's backward will use
         pending.pop(threading.get_ident(), None)
-        pending[threading.get_ident()] = ws
-        if len(pending) > _MAX_PENDING:         # threads that ended leave entries behind
-            pending.pop(next(iter(pending)))
+        if infer:
+            self._kernel_infer(ws)
+        else:
+            self._kernel_forward(ws)
+            pending[threading.get_ident()] = ws
+            if len(pending) > _MAX_PENDING:     # threads that ended leave entries behind
+                pending.pop(next(iter(pending)))
         if self.stateful:
             self._carry = self._final_states(ws)
         hs = ws["hs"]
@@ -231,8 +241,9 @@ class RNN(Layer):
         self.state_grads (the gradients of the initial states)."""
         ws = self._pending.pop(threading.get_ident(), None)
         if ws is None:
-            raise RuntimeError(f"Layer {self.name!r}: backward needs a forward pass first "
-                               "(each forward serves one backward).")
+            raise RuntimeError(f"Layer {self.name!r}: backward needs a forward pass with "
+                               "training=True first (each forward serves one backward; "
+                               "inference keeps nothing for it).")
         dstates = [None] * len(self.state_names)
         if self.return_state:
             dy, dstates = dy[0], list(dy[1:])
@@ -315,7 +326,7 @@ class SimpleRNN(RNN):
 
     gates = 1
 
-    def _allocate(self, T, B):
+    def _allocate(self, T, B, infer=False):
         H, I, dt = self.units, self.kernel.shape[0], self.dtype
         hs = np.zeros((T + 1, B, H), dt)
         return {"hs": hs, "h0": hs[0], "dz": np.empty((T, B, H), dt),
@@ -347,6 +358,7 @@ class LSTM(RNN):
 
     gates = 4
     state_names = ("h", "c")
+    has_infer_kernel = True
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
                  unit_forget_bias=True, **kwargs):
@@ -364,9 +376,12 @@ class LSTM(RNN):
             return np.concatenate([base((H,), dtype), np.ones(H, dtype), base((2 * H,), dtype)])
         return init
 
-    def _allocate(self, T, B):
+    def _allocate(self, T, B, infer=False):
         H, I, dt = self.units, self.kernel.shape[0], self.dtype
         hs, cs = np.zeros((T + 1, B, H), dt), np.zeros((T + 1, B, H), dt)
+        if infer:       # one step's gates: _lstm.infer keeps none for a backward
+            return {"hs": hs, "cs": cs, "h0": hs[0], "c0": cs[0],
+                    "z": np.empty((1, B, 4 * H), dt), "ac": np.empty((1, B, H), dt)}
         return {"hs": hs, "cs": cs, "h0": hs[0], "c0": cs[0],
                 "z": np.empty((T, B, 4 * H), dt), "ac": np.empty((T, B, H), dt),
                 "dx": np.empty((T, B, I), dt), "dh0": np.empty((B, H), dt),
@@ -380,6 +395,11 @@ class LSTM(RNN):
                                       ws["hs"], ws["cs"], ws["z"], ws["ac"], self._act,
                                       self._ract, ws["mask"]),
                   self._dropout_args(ws), forward=True)
+
+    def _kernel_infer(self, ws):
+        self._run(_lstm.infer, ws, (ws["xt"], self.kernel, self.recurrent_kernel, self.bias,
+                                    ws["hs"], ws["cs"], ws["z"], ws["ac"], self._act,
+                                    self._ract, ws["mask"]), {}, forward=True)
 
     def _kernel_backward(self, ws, dyt, sequences, dstates):
         ws["dc0"][...] = 0 if dstates[1] is None else dstates[1]
@@ -419,7 +439,7 @@ class GRU(RNN):
     def _bias_shape(self):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
-    def _allocate(self, T, B):
+    def _allocate(self, T, B, infer=False):
         H, I, dt = self.units, self.kernel.shape[0], self.dtype
         hs = np.zeros((T + 1, B, H), dt)
         ws = {"hs": hs, "h0": hs[0], "xg": np.empty((T, B, 3 * H), dt),
