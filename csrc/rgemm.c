@@ -125,14 +125,20 @@ FR_RGEMM_TARGET FR_INLINE void strip(const int TA, int M, int cols, int K, const
     }
 }
 
+#define FR_RKC 256     /* depth of one pass of fr_rgemm: a 256 x 32 panel block is 32 KB */
+
 FR_RGEMM_TARGET void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P,
                               float beta, float *C, int ldc) {
-    /* Panels outer, row tiles inner: one panel (K x 32) stays in cache while every row
-     * tile of A streams past it. */
-    for (int p = 0; p * FR_NR < N; p++) {
-        int cols = N - p * FR_NR < FR_NR ? N - p * FR_NR : FR_NR;
-        strip(0, M, cols, K, A, lda, FR_MR * (long)lda, P + (long)p * K * FR_NR, FR_NR, beta,
-              C + p * FR_NR, ldc);
+    /* Panels outer, row tiles inner: one panel block (up to 256 deep, L1) stays in cache
+     * while every row tile of A streams past it; deeper products accumulate over blocks. */
+    for (int k0 = 0; k0 < K || k0 == 0; k0 += FR_RKC) {
+        int kc = K - k0 < FR_RKC ? K - k0 : FR_RKC;
+        float b = k0 == 0 ? beta : 1.0f;
+        for (int p = 0; p * FR_NR < N; p++) {
+            int cols = N - p * FR_NR < FR_NR ? N - p * FR_NR : FR_NR;
+            strip(0, M, cols, kc, A + k0, lda, FR_MR * (long)lda,
+                  P + ((long)p * K + k0) * FR_NR, FR_NR, b, C + p * FR_NR, ldc);
+        }
     }
 }
 

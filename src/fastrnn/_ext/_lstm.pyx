@@ -19,7 +19,7 @@ from cython cimport floating
 from libc.string cimport memcpy
 
 from fastrnn._ext._blas cimport gemm, gemm_all, axpy
-from libc.stdlib cimport free
+from libc.stdlib cimport free, malloc
 
 from fastrnn._ext._elementwise cimport (lstm_fwd, lstm_bwd, sum_rows, keep_rows, mask_row,
                                         pack_recurrent, rec_gemm)
@@ -140,35 +140,49 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
 def infer(const floating[:, :, ::1] x, const floating[:, ::1] W,
           const floating[:, ::1] U, const floating[::1] b,
           floating[:, :, ::1] hs, floating[:, :, ::1] cs,
-          floating[:, :, ::1] z, floating[:, :, ::1] ac, int act, int ract,
-          const unsigned char[:, ::1] mask=None, int r0=0, int r1=-1, bint project=True):
+          floating[:, :, ::1] z, floating[:, :, ::1] ac, floating[:, ::1] xh,
+          int act, int ract, const unsigned char[:, ::1] mask=None,
+          int r0=0, int r1=-1, bint project=True):
     """Forward pass for inference: fills hs[1:] and cs[1:] as forward does, but keeps no
-    gates for a backward pass.  z (1, B, 4H) and ac (1, B, H) are one step's scratch:
-    each step computes z = x_t W + h_{t-1} U in place (W and U packed once per call),
-    so the gates of all steps (T B 4H floats) never go through memory.  Rows [r0, r1)
-    as in forward; project is accepted for the row-block driver and has no effect
-    (every block projects its own rows step by step)."""
+    gates for a backward pass.  z (1, B, 4H), ac (1, B, H) and xh (B, I + H) are one
+    step's scratch.  Each step computes z = x_t W + h_{t-1} U in place, so the gates of
+    all steps (T B 4H floats) never go through memory; with the packed kernel it is one
+    product [x_t, h_{t-1}] (B, I + H) times [W; U] (I + H, 4H), packed once per call.
+    Rows [r0, r1) as in forward; project is accepted for the row-block driver and has
+    no effect (every block projects its own rows step by step)."""
     cdef int T = x.shape[0], I = x.shape[2], H = U.shape[0]
-    cdef int G = 4 * H
-    cdef int t, nb = (x.shape[1] if r1 < 0 else r1) - r0
+    cdef int G = 4 * H, K = I + H
+    cdef int t, r, nb = (x.shape[1] if r1 < 0 else r1) - r0
     cdef const unsigned char *m
-    cdef float *PW = NULL
-    cdef float *PU = NULL
+    cdef float *P = NULL
+    cdef floating *WU
     if nb <= 0:
         return
     with nogil:
-        PW = pack_recurrent(&W[0, 0], I, G, G, False, T, nb)
-        PU = pack_recurrent(&U[0, 0], H, G, G, False, T, nb)
+        if floating is float:
+            # [W; U] is W's rows then U's (both (., 4H), C order): one copy, then packed
+            WU = <floating *> malloc(<long> K * G * sizeof(floating))
+            if WU != NULL:
+                memcpy(WU, &W[0, 0], <long> I * G * sizeof(floating))
+                memcpy(WU + <long> I * G, &U[0, 0], <long> H * G * sizeof(floating))
+                P = pack_recurrent(WU, K, G, G, False, T, nb)
+                free(WU)
         for t in range(T):
-            rec_gemm(False, nb, G, I, &x[t, r0, 0], I, &W[0, 0], G, PW, <floating> 0,
-                     &z[0, r0, 0], G)
-            rec_gemm(False, nb, G, H, &hs[t, r0, 0], H, &U[0, 0], G, PU, <floating> 1,
-                     &z[0, r0, 0], G)
+            if P != NULL:
+                for r in range(r0, r0 + nb):
+                    memcpy(&xh[r, 0], &x[t, r, 0], I * sizeof(floating))
+                    memcpy(&xh[r, I], &hs[t, r, 0], H * sizeof(floating))
+                rec_gemm(False, nb, G, K, &xh[r0, 0], K, &W[0, 0], G, P, <floating> 0,
+                         &z[0, r0, 0], G)
+            else:
+                gemm(False, False, nb, G, I, <floating> 1, &x[t, r0, 0], I, &W[0, 0], G,
+                     <floating> 0, &z[0, r0, 0], G)
+                gemm(False, False, nb, G, H, <floating> 1, &hs[t, r0, 0], H, &U[0, 0], G,
+                     <floating> 1, &z[0, r0, 0], G)
             lstm_fwd(&z[0, r0, 0], &b[0], &cs[t, r0, 0], &cs[t + 1, r0, 0], &ac[0, r0, 0],
                      &hs[t + 1, r0, 0], nb, H, act, ract)
             m = mask_row(mask, t)
             if m != NULL:
                 keep_rows(&hs[t + 1, r0, 0], &hs[t, r0, 0], m + r0, nb, H)
                 keep_rows(&cs[t + 1, r0, 0], &cs[t, r0, 0], m + r0, nb, H)
-        free(PW)
-        free(PU)
+        free(P)

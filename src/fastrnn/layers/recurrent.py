@@ -381,7 +381,8 @@ class LSTM(RNN):
         hs, cs = np.zeros((T + 1, B, H), dt), np.zeros((T + 1, B, H), dt)
         if infer:       # one step's gates: _lstm.infer keeps none for a backward
             return {"hs": hs, "cs": cs, "h0": hs[0], "c0": cs[0],
-                    "z": np.empty((1, B, 4 * H), dt), "ac": np.empty((1, B, H), dt)}
+                    "z": np.empty((1, B, 4 * H), dt), "ac": np.empty((1, B, H), dt),
+                    "xh": np.empty((B, I + H), dt)}
         return {"hs": hs, "cs": cs, "h0": hs[0], "c0": cs[0],
                 "z": np.empty((T, B, 4 * H), dt), "ac": np.empty((T, B, H), dt),
                 "dx": np.empty((T, B, I), dt), "dh0": np.empty((B, H), dt),
@@ -398,8 +399,8 @@ class LSTM(RNN):
 
     def _kernel_infer(self, ws):
         self._run(_lstm.infer, ws, (ws["xt"], self.kernel, self.recurrent_kernel, self.bias,
-                                    ws["hs"], ws["cs"], ws["z"], ws["ac"], self._act,
-                                    self._ract, ws["mask"]), {}, forward=True)
+                                    ws["hs"], ws["cs"], ws["z"], ws["ac"], ws["xh"],
+                                    self._act, self._ract, ws["mask"]), {}, forward=True)
 
     def _kernel_backward(self, ws, dyt, sequences, dstates):
         ws["dc0"][...] = 0 if dstates[1] is None else dstates[1]
