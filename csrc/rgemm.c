@@ -235,14 +235,6 @@ FR_RGEMM_TARGET void fr_sgemm(int ta, int tb, int M, int N, int K, const float *
     free(Ap);
 }
 
-void fr_sgemm_colmajor(char *ta, char *tb, int *m, int *n, int *k, float *alpha, float *a,
-                       int *lda, float *b, int *ldb, float *beta, float *c, int *ldc) {
-    /* Column-major C (m x n) = op(a) op(b) is row-major C^T = op(b)^T op(a)^T: the
-     * operands swap and each keeps its transpose flag.  alpha must be 1. */
-    (void)alpha;
-    fr_sgemm(*tb == 'T' || *tb == 't', *ta == 'T' || *ta == 't', *n, *m, *k, b, *ldb, a,
-             *lda, *beta, c, *ldc);
-}
 #else
 /* Portable version (callers use BLAS where fr_rgemm_supported() is 0; this keeps the
  * function correct anywhere it is called). */
@@ -262,11 +254,14 @@ void fr_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda, cons
               int ldb, float beta, float *C, int ldc) {
     fr_sgemm_portable(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
+#endif
 
 void fr_sgemm_colmajor(char *ta, char *tb, int *m, int *n, int *k, float *alpha, float *a,
                        int *lda, float *b, int *ldb, float *beta, float *c, int *ldc) {
+    /* Column-major C (m x n) = op(a) op(b) is row-major C^T = op(b)^T op(a)^T: the
+     * operands swap and each keeps its transpose flag.  alpha must be 1 (gemm_all
+     * routes other products to BLAS). */
     (void)alpha;
     fr_sgemm(*tb == 'T' || *tb == 't', *ta == 'T' || *ta == 't', *n, *m, *k, b, *ldb, a,
              *lda, *beta, c, *ldc);
 }
-#endif

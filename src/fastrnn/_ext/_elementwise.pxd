@@ -128,6 +128,12 @@ cdef inline const unsigned char *mask_row(const unsigned char[:, ::1] mask, int 
     return &mask[t, 0]
 
 
+cdef inline bint packing_pays(int steps, int rows) noexcept nogil:
+    """Whether packing a recurrent matrix once repays itself over steps x rows (and the
+    CPU has the packed kernel at all): from 4 steps and 64 rows in all."""
+    return steps >= 4 and <long> steps * rows >= 64 and fr_rgemm_supported()
+
+
 cdef inline float *pack_recurrent(const floating *U, int K, int N, int ldu, bint trans,
                                   int steps, int rows) noexcept nogil:
     """A packed copy of op(U) (K x N) for rec_gemm, or NULL (float64, a CPU without the
@@ -137,7 +143,7 @@ cdef inline float *pack_recurrent(const floating *U, int K, int N, int ldu, bint
     if floating is double:
         return NULL
     else:
-        if steps < 4 or <long> steps * rows < 64 or not fr_rgemm_supported():
+        if not packing_pays(steps, rows):
             return NULL
         P = <float *> malloc(fr_rgemm_packed_size(K, N) * sizeof(float))
         if P != NULL:

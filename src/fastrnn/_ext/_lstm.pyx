@@ -22,6 +22,7 @@ from fastrnn._ext._blas cimport gemm, gemm_all, axpy
 from libc.stdlib cimport free, malloc
 
 from fastrnn._ext._elementwise cimport (lstm_fwd, lstm_bwd, sum_rows, keep_rows, mask_row,
+                                        packing_pays,
                                         pack_recurrent, rec_gemm)
 from fastrnn._ext._dropout cimport masked_products, masked_products_grad, masked_weight_grads
 
@@ -159,7 +160,7 @@ def infer(const floating[:, :, ::1] x, const floating[:, ::1] W,
     if nb <= 0:
         return
     with nogil:
-        if floating is float:
+        if floating is float and packing_pays(T, nb):
             # [W; U] is W's rows then U's (both (., 4H), C order): one copy, then packed
             WU = <floating *> malloc(<long> K * G * sizeof(floating))
             if WU != NULL:

@@ -203,11 +203,15 @@ class RNN(Layer):
                              f"{self.kernel.shape[0]}) and dtype {self.dtype}, got "
                              f"{x_t.shape} {x_t.dtype}.")
         B = x_t.shape[0]
-        ws = self._workspace(1, B)
+        infer = self.has_infer_kernel
+        ws = self._workspace(1, B, infer)
         self._set_initial_state(ws, states, B)
         ws["xt"], ws["mask"], ws["dropout"] = np.ascontiguousarray(x_t)[None], None, None
         ws["imask"] = ws["rmask"] = None
-        self._kernel_forward(ws)
+        if infer:
+            self._kernel_infer(ws)
+        else:
+            self._kernel_forward(ws)
         finals = self._final_states(ws)
         return finals[0].copy(), finals
 
