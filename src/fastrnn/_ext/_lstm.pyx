@@ -33,7 +33,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             floating[:, :, ::1] z, floating[:, :, ::1] ac, int act, int ract,
             const unsigned char[:, ::1] mask=None,
             const floating[:, :, ::1] imask=None, const floating[:, :, ::1] rmask=None,
-            floating[:, ::1] xm=None, floating[:, ::1] hm=None,
+            floating[:, ::1] xm=None, floating[:, ::1] hm=None, floating[:, ::1] xh=None,
             int r0=0, int r1=-1, bint project=True):
     """Fill hs[1:], cs[1:], z and ac; hs[0] and cs[0] must hold the initial states.
 
@@ -42,12 +42,20 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
     (recurrent dropout); xm (T B, I) and hm (T B, H) are their scratch.
     project: compute z = x W for all rows first; then run the recurrence of rows
     [r0, r1) (r1 = -1: to the end; r1 = r0: none).
+    xh (B, I + H) or None: scratch that lets float32 without dropout masks compute
+    z_t = [x_t, h_{t-1}] [W; U] per step in one packed product instead (see infer);
+    project then has no effect.
     """
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = U.shape[0]
     cdef int G = 4 * H
     cdef int t, nb = (B if r1 < 0 else r1) - r0
     cdef const unsigned char *m
     cdef float *P = NULL
+    if (xh is not None and imask is None and rmask is None and floating is float
+            and packing_pays(T, B)):
+        if nb > 0:
+            infer(x, W, U, b, hs, cs, z, ac, xh, act, ract, mask, r0, r1, every_step=True)
+        return
     with nogil:
         if project:
             if imask is None:
@@ -143,17 +151,18 @@ def infer(const floating[:, :, ::1] x, const floating[:, ::1] W,
           floating[:, :, ::1] hs, floating[:, :, ::1] cs,
           floating[:, :, ::1] z, floating[:, :, ::1] ac, floating[:, ::1] xh,
           int act, int ract, const unsigned char[:, ::1] mask=None,
-          int r0=0, int r1=-1, bint project=True):
+          int r0=0, int r1=-1, bint project=True, bint every_step=False):
     """Forward pass for inference: fills hs[1:] and cs[1:] as forward does, but keeps no
     gates for a backward pass.  z (1, B, 4H), ac (1, B, H) and xh (B, I + H) are one
     step's scratch.  Each step computes z = x_t W + h_{t-1} U in place, so the gates of
     all steps (T B 4H floats) never go through memory; with the packed kernel it is one
     product [x_t, h_{t-1}] (B, I + H) times [W; U] (I + H, 4H), packed once per call.
     Rows [r0, r1) as in forward; project is accepted for the row-block driver and has
-    no effect (every block projects its own rows step by step)."""
+    no effect (every block projects its own rows step by step).  every_step: z and ac
+    are (T, B, .) and keep every step's gates, as forward leaves them for backward."""
     cdef int T = x.shape[0], I = x.shape[2], H = U.shape[0]
     cdef int G = 4 * H, K = I + H
-    cdef int t, r, nb = (x.shape[1] if r1 < 0 else r1) - r0
+    cdef int t, r, s, nb = (x.shape[1] if r1 < 0 else r1) - r0
     cdef const unsigned char *m
     cdef float *P = NULL
     cdef floating *WU
@@ -169,18 +178,19 @@ def infer(const floating[:, :, ::1] x, const floating[:, ::1] W,
                 P = pack_recurrent(WU, K, G, G, False, T, nb)
                 free(WU)
         for t in range(T):
+            s = t if every_step else 0          # the slot of this step's gates
             if P != NULL:
                 for r in range(r0, r0 + nb):
                     memcpy(&xh[r, 0], &x[t, r, 0], I * sizeof(floating))
                     memcpy(&xh[r, I], &hs[t, r, 0], H * sizeof(floating))
                 rec_gemm(False, nb, G, K, &xh[r0, 0], K, &W[0, 0], G, P, <floating> 0,
-                         &z[0, r0, 0], G)
+                         &z[s, r0, 0], G)
             else:
                 gemm(False, False, nb, G, I, <floating> 1, &x[t, r0, 0], I, &W[0, 0], G,
-                     <floating> 0, &z[0, r0, 0], G)
+                     <floating> 0, &z[s, r0, 0], G)
                 gemm(False, False, nb, G, H, <floating> 1, &hs[t, r0, 0], H, &U[0, 0], G,
-                     <floating> 1, &z[0, r0, 0], G)
-            lstm_fwd(&z[0, r0, 0], &b[0], &cs[t, r0, 0], &cs[t + 1, r0, 0], &ac[0, r0, 0],
+                     <floating> 1, &z[s, r0, 0], G)
+            lstm_fwd(&z[s, r0, 0], &b[0], &cs[t, r0, 0], &cs[t + 1, r0, 0], &ac[s, r0, 0],
                      &hs[t + 1, r0, 0], nb, H, act, ract)
             m = mask_row(mask, t)
             if m != NULL:
