@@ -110,6 +110,43 @@ def forward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
         free(P)
 
 
+def infer_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
+                      const floating[:, ::1] U, const floating[:, ::1] b,
+                      floating[:, :, ::1] hs, floating[:, :, ::1] xg,
+                      floating[:, :, ::1] mh, int act, int ract,
+                      const unsigned char[:, ::1] mask=None,
+                      int r0=0, int r1=-1, bint project=True):
+    """reset_after=True forward for inference: fills hs[1:] as forward_reset_after does,
+    but keeps no gates for a backward pass.  xg and mh (1, B, 3H) are one step's
+    scratch: per step xg = x_t W + b_in and mh = h_{t-1} U (W and U packed once per
+    call), so the gates of all steps never go through memory.  Rows [r0, r1) as in
+    forward_reset_after; project is accepted for the row-block driver and has no effect
+    (every block projects its own rows step by step)."""
+    cdef int T = x.shape[0], I = x.shape[2], H = U.shape[0], G = 3 * H
+    cdef int t, nb = (x.shape[1] if r1 < 0 else r1) - r0
+    cdef const unsigned char *m
+    cdef float *PW = NULL
+    cdef float *PU = NULL
+    if nb <= 0:
+        return
+    with nogil:
+        PW = pack_recurrent(&W[0, 0], I, G, G, False, T, nb)
+        PU = pack_recurrent(&U[0, 0], H, G, G, False, T, nb)
+        for t in range(T):
+            rec_gemm(False, nb, G, I, &x[t, r0, 0], I, &W[0, 0], G, PW, <floating> 0,
+                     &xg[0, r0, 0], G)
+            bias_act(&xg[0, r0, 0], &b[0, 0], nb, G, LINEAR)
+            rec_gemm(False, nb, G, H, &hs[t, r0, 0], H, &U[0, 0], G, PU, <floating> 0,
+                     &mh[0, r0, 0], G)
+            gru_fwd(&xg[0, r0, 0], &mh[0, r0, 0], &b[1, 0], &hs[t, r0, 0], &hs[t + 1, r0, 0],
+                    nb, H, act, ract)
+            m = mask_row(mask, t)
+            if m != NULL:
+                keep_rows(&hs[t + 1, r0, 0], &hs[t, r0, 0], m + r0, nb, H)
+        free(PW)
+        free(PU)
+
+
 def backward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
                          const floating[:, ::1] U, const floating[:, :, ::1] hs,
                          floating[:, :, ::1] xg, floating[:, :, ::1] mh,

@@ -444,9 +444,17 @@ class GRU(RNN):
     def _bias_shape(self):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
+    @property
+    def has_infer_kernel(self):
+        """reset_after=True (Keras's default) has the lean inference kernel."""
+        return self.reset_after
+
     def _allocate(self, T, B, infer=False):
         H, I, dt = self.units, self.kernel.shape[0], self.dtype
         hs = np.zeros((T + 1, B, H), dt)
+        if infer:       # one step's gates: _gru.infer_reset_after keeps none for a backward
+            return {"hs": hs, "h0": hs[0], "xg": np.empty((1, B, 3 * H), dt),
+                    "mh": np.empty((1, B, 3 * H), dt)}
         ws = {"hs": hs, "h0": hs[0], "xg": np.empty((T, B, 3 * H), dt),
               "dx": np.empty((T, B, I), dt), "dh0": np.empty((B, H), dt),
               "db": np.empty(self._bias_shape(), dt)}
@@ -468,6 +476,11 @@ class GRU(RNN):
             self._run(_gru.forward_reset_before, ws,
                       (xt, W, U, b, ws["hs"], ws["xg"], ws["rh"], ws["scratch"], self._act,
                        self._ract, ws["mask"]), self._dropout_args(ws), forward=True)
+
+    def _kernel_infer(self, ws):
+        self._run(_gru.infer_reset_after, ws,
+                  (ws["xt"], self.kernel, self.recurrent_kernel, self.bias, ws["hs"], ws["xg"],
+                   ws["mh"], self._act, self._ract, ws["mask"]), {}, forward=True)
 
     def _kernel_backward(self, ws, dyt, sequences, dstates):
         xt, W, U = ws["xt"], self.kernel, self.recurrent_kernel
