@@ -12,14 +12,19 @@
 #define FR_INLINE static inline __attribute__((always_inline))
 #endif
 
+#ifdef FR_HAVE_AVX512_KERNEL
+/* Read once when the module is loaded (before any thread can ask), then only read. */
+static int have_avx512 = 0;
+
+__attribute__((constructor)) static void check_cpu(void) {
+    __builtin_cpu_init();
+    have_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+}
+#endif
+
 int fr_rgemm_supported(void) {
 #ifdef FR_HAVE_AVX512_KERNEL
-    static int answer = -1;
-    if (answer < 0) {
-        __builtin_cpu_init();
-        answer = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-    }
-    return answer;
+    return have_avx512;
 #else
     return 0;
 #endif

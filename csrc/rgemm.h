@@ -14,7 +14,8 @@
  *                                          use BLAS.
  *
  * The same register tile serves the large all-rows products (input projection, weight
- * and input gradients), with cache blocking and no packing of A:
+ * and input gradients), with cache blocking (op(B) packed into strips, a transposed A
+ * packed into row tiles, a plain A read in place):
  *   fr_sgemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc)
  *                                          row-major C (M x N) = beta C + op(A) op(B)
  *   fr_sgemm_colmajor(...)                 the same with Fortran sgemm's arguments

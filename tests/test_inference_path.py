@@ -26,35 +26,50 @@ def threads(request):
 
 @pytest.mark.parametrize("cell", list(CELLS))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("B,T,I,H", [(1, 1, 3, 5), (11, 6, 3, 40), (70, 9, 5, 33)])
+@pytest.mark.parametrize("B,T,I,H", [(1, 1, 3, 5), (11, 6, 3, 40), (70, 9, 5, 33),
+                                     (1, 100, 300, 8)])
 @pytest.mark.parametrize("options", [{}, {"return_sequences": True},
                                      {"return_state": True, "go_backwards": True},
                                      {"mask": True}, {"initial_state": True}])
 def test_inference_equals_training_forward(cell, dtype, B, T, I, H, options, threads, rng,
                                            monkeypatch):
+    """Inference in dtype against the training forward in float64 (which takes the
+    plain kernels: the fused float32 training path shares code with inference, so it
+    is not the reference here)."""
     import fastrnn._threads as th
     monkeypatch.setattr(th, "MIN_BLOCK_FLOPS", 0.0)      # row blocks on both threads
     options = dict(options)
     use_mask, use_init = options.pop("mask", False), options.pop("initial_state", False)
-    layer = CELLS[cell](H, dtype=dtype, **options)
-    layer.build((None, I))
-    layer.set_weights([rng.normal(0, 0.4, w.shape) for w in layer.weights])
-    x = rng.normal(size=(B, T, I)).astype(dtype)
+    layers = {}
+    for dt in {dtype, "float64"}:
+        layers[dt] = CELLS[cell](H, dtype=dt, **options)
+        layers[dt].build((None, I))
+    weights = [rng.normal(0, 0.4 / np.sqrt(w.shape[0]), w.shape)
+               for w in layers["float64"].weights]
+    for layer in layers.values():
+        layer.set_weights(weights)
+    x = rng.normal(size=(B, T, I))
     kw = {}
     if use_mask:
         kw["mask"] = rng.random((B, T)) < 0.7
-    if use_init:
-        kw["initial_state"] = [rng.normal(size=(B, H)).astype(dtype)
-                               for _ in layer.state_names]
-    train = layer.forward(x, training=True, **kw)
-    infer = layer.forward(x, training=False, **kw)
-    train = train if isinstance(train, list) else [train]
-    infer = infer if isinstance(infer, list) else [infer]
-    assert len(train) == len(infer)
-    tol = 1e-5 if dtype == "float32" else 1e-12
-    for a, b in zip(infer, train):
-        assert a.shape == b.shape and a.dtype == b.dtype
+    states = [rng.normal(size=(B, H)) for _ in layers["float64"].state_names]
+
+    def run(dt, training):
+        extra = dict(kw)
+        if use_init:
+            extra["initial_state"] = [s.astype(dt) for s in states]
+        out = layers[dt].forward(x.astype(dt), training=training, **extra)
+        return out if isinstance(out, list) else [out]
+
+    want, got = run("float64", True), run(dtype, False)
+    assert len(got) == len(want)
+    tol = 2e-5 if dtype == "float32" else 1e-12
+    for a, b in zip(got, want):
+        assert a.shape == b.shape and a.dtype == np.dtype(dtype)
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    if dtype == "float32":      # the float32 training forward (fused for LSTM) as well
+        for a, b in zip(run(dtype, True), want):
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("cell,gates", [(LSTM, {"z": 4}), (GRU, {"xg": 3, "mh": 3})])
@@ -81,3 +96,23 @@ def test_stateful_inference_carries_states(cell, rng):
     layer(x[:, :4])
     second = layer(x[:, 4:])
     np.testing.assert_allclose(second, whole(x)[:, -1], rtol=1e-5, atol=1e-6)
+
+
+def test_lean_kernels_refuse_buffers_of_the_wrong_shape():
+    """The kernels run unchecked inside; their own entry checks the scratch shapes."""
+    from fastrnn._ext import _gru, _lstm
+    T, B, I, H = 5, 3, 2, 4
+    f = np.float32
+    x, hs = np.zeros((T, B, I), f), np.zeros((T + 1, B, H), f)
+    W, U, b = np.zeros((I, 4 * H), f), np.zeros((H, 4 * H), f), np.zeros(4 * H, f)
+    args = (x, W, U, b, hs, np.zeros((T + 1, B, H), f))
+    one_step = (np.zeros((1, B, 4 * H), f), np.zeros((1, B, H), f), np.zeros((B, I + H), f))
+    _lstm.infer(*args, *one_step, 1, 2)                       # fits: runs
+    with pytest.raises(ValueError, match="shapes"):           # all steps into one slot
+        _lstm.infer(*args, *one_step, 1, 2, every_step=True)
+    with pytest.raises(ValueError, match="shapes"):
+        _lstm.infer(*args, one_step[0], one_step[1], np.zeros((B, I), f), 1, 2)
+    W3, U3, b3 = np.zeros((I, 3 * H), f), np.zeros((H, 3 * H), f), np.zeros((2, 3 * H), f)
+    with pytest.raises(ValueError, match="shapes"):
+        _gru.infer_reset_after(x, W3, U3, b3, hs, np.zeros((1, B, 3 * H), f),
+                               np.zeros((1, B - 1, 3 * H), f), 1, 2)

@@ -16,19 +16,30 @@ if not _simple_rnn.packed_product(np.zeros((1, 1), np.float32), np.zeros((1, 1),
 @pytest.mark.parametrize("n", [1, 15, 16, 17, 31, 32, 33, 64, 70])
 @pytest.mark.parametrize("trans_u", [False, True])
 def test_every_tile_remainder(m, n, trans_u, rng):
-    k = 37
+    _check(m, 37, n, trans_u, rng)
+
+
+@pytest.mark.parametrize("k", [1, 255, 256, 257, 600])
+@pytest.mark.parametrize("trans_u", [False, True])
+def test_deep_products_in_blocks(k, trans_u, rng):
+    """K beyond one 256-deep block of the kernel: later blocks accumulate."""
+    _check(13, k, 45, trans_u, rng)
+
+
+def _check(m, k, n, trans_u, rng):
     a = rng.normal(size=(m, k)).astype(np.float32)
     u = rng.normal(size=(n, k) if trans_u else (k, n)).astype(np.float32)
     want = a.astype(np.float64) @ (u.T if trans_u else u).astype(np.float64)
     # beta = 0 overwrites: NaN in c must not survive
     c = np.full((m, n), np.nan, np.float32)
     assert _simple_rnn.packed_product(a, u, trans_u, c, 0.0)
-    np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-4)
+    tol = dict(rtol=1e-5, atol=2e-5 * np.sqrt(k))
+    np.testing.assert_allclose(c, want, **tol)
     for beta in (1.0, -0.5):
         c0 = rng.normal(size=(m, n)).astype(np.float32)
         c = c0.copy()
         assert _simple_rnn.packed_product(a, u, trans_u, c, beta)
-        np.testing.assert_allclose(c, beta * c0.astype(np.float64) + want, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(c, beta * c0.astype(np.float64) + want, **tol)
 
 
 @pytest.mark.parametrize("beta", [0.0, 1.0])

@@ -147,13 +147,30 @@ def test_backward_twice_without_forward_is_an_error(rng):
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_backward_after_inference_is_an_error(cell, rng):
-    """Inference keeps no caches (LSTM runs a lean kernel): a backward must follow a
-    training forward."""
+    """Inference keeps no caches (LSTM and GRU run a lean kernel): a backward must follow
+    a training forward, for every cell alike."""
     layer = make(cell, 3, "float32")
     y = layer(rng.normal(size=(2, 4, 3)).astype(np.float32))
-    if layer.has_infer_kernel:
-        with pytest.raises(RuntimeError, match="training=True"):
-            layer.backward(np.ones_like(y))
+    with pytest.raises(RuntimeError, match="training=True"):
+        layer.backward(np.ones_like(y))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_inference_between_forward_and_backward_changes_nothing(cell, rng):
+    """An inference call (e.g. a validation batch) between a training forward and its
+    backward leaves that backward's gradients as they were."""
+    x, other = rng.normal(size=(2, 5, 6, 3))
+    dy = rng.normal(size=(5, 4))
+    layer = make(cell, 4, "float64")
+    layer.build((None, 3))
+    layer.forward(x, training=True)
+    layer.backward(dy)
+    want = [g.copy() for g in layer.grads]
+    layer.forward(x, training=True)
+    layer.forward(other, training=False)
+    layer.backward(dy)
+    for g, w in zip(layer.grads, want):
+        np.testing.assert_array_equal(g, w)
 
 
 def test_bad_initial_state(rng):

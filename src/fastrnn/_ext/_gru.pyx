@@ -129,6 +129,9 @@ def infer_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
     cdef float *PU = NULL
     if nb <= 0:
         return
+    if (xg.shape[1] < r0 + nb or mh.shape[1] < r0 + nb or xg.shape[2] != G
+            or mh.shape[2] != G or hs.shape[0] != T + 1):
+        raise ValueError("_gru.infer_reset_after: buffer shapes do not match the inputs")
     with nogil:
         PW = pack_recurrent(&W[0, 0], I, G, G, False, T, nb)
         PU = pack_recurrent(&U[0, 0], H, G, G, False, T, nb)

@@ -7,8 +7,10 @@ Shapes (T steps, B batch, I inputs, H units), C-contiguous, time-major:
     z   (T, B, 4H)      activated gates [i, f, g, o] per step; the backward pass
                         overwrites them with the pre-activation gradients
     ac  (T, B, H)       act(c_t)
-Per step: z_t = x_t W + h_{t-1} U + b (x W hoisted out of the loop as one GEMM), then
-the fused C gate kernel (csrc/gates.c).  Every argument is validated in Python first.
+Per step: z_t = x_t W + h_{t-1} U + b (x W hoisted out of the loop as one GEMM; in
+float32 without dropout masks, [x_t, h_{t-1}] [W; U] as one packed product per step
+instead, see infer), then the fused C gate kernel (csrc/gates.c).  Every argument is
+validated in Python first.
 
 Batch rows are independent in the recurrence, so both passes take a row range
 [r0, r1) (all rows by default) and flags that skip the all-rows GEMMs: the layer runs
@@ -166,16 +168,24 @@ def infer(const floating[:, :, ::1] x, const floating[:, ::1] W,
     cdef const unsigned char *m
     cdef float *P = NULL
     cdef floating *WU
+    # training (every_step) packs by all B rows, as forward decided: its projection is
+    # not done elsewhere, so a small row block must not fall back to two products
+    cdef int rows = x.shape[1] if every_step else nb
     if nb <= 0:
         return
+    if (z.shape[0] < (T if every_step else 1) or ac.shape[0] < z.shape[0]
+            or z.shape[1] < r0 + nb or ac.shape[1] < r0 + nb or xh.shape[0] < r0 + nb
+            or z.shape[2] != G or ac.shape[2] != H or xh.shape[1] != K
+            or hs.shape[0] != T + 1 or cs.shape[0] != T + 1):
+        raise ValueError("_lstm.infer: buffer shapes do not match the inputs")
     with nogil:
-        if floating is float and packing_pays(T, nb):
+        if floating is float and packing_pays(T, rows):
             # [W; U] is W's rows then U's (both (., 4H), C order): one copy, then packed
             WU = <floating *> malloc(<long> K * G * sizeof(floating))
             if WU != NULL:
                 memcpy(WU, &W[0, 0], <long> I * G * sizeof(floating))
                 memcpy(WU + <long> I * G, &U[0, 0], <long> H * G * sizeof(floating))
-                P = pack_recurrent(WU, K, G, G, False, T, nb)
+                P = pack_recurrent(WU, K, G, G, False, T, rows)
                 free(WU)
         for t in range(T):
             s = t if every_step else 0          # the slot of this step's gates

@@ -3,7 +3,9 @@
 A layer owns its weights (C-contiguous arrays of the layer's dtype, updated in
 place by the optimizer, never rebound) and one gradient buffer per weight, in the
 same order.  ``forward(x, training)`` keeps what ``backward(dy)`` needs;
-``backward`` fills ``grads`` and returns dL/dx.
+``backward`` fills ``grads`` and returns dL/dx.  Recurrent layers keep it only for a
+training forward (training=True): their inference calls run a lean kernel that keeps
+nothing, and a backward after one raises an error.
 
 What a forward keeps for its backward lives in ``self._tls``, a per-thread
 namespace: several threads may run inference on one layer at once (each call's

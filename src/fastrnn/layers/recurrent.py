@@ -23,10 +23,12 @@ class RNN(Layer):
 
     Subclasses set ``gates`` and ``state_names`` and implement ``_allocate(T, B,
     infer)`` (a dict of buffers with at least 'hs', 'dx' and one '<state>0' initial-state
-    buffer per state; with infer, only what ``_kernel_infer`` needs), ``_kernel_forward(ws)``
-    and ``_kernel_backward(ws, dyt, sequences, dstates)`` returning dx (T, B, I); and
-    may implement ``_kernel_infer(ws)``, a forward pass for inference that keeps nothing
-    for a backward pass (``has_infer_kernel = True``).  A
+    buffer per state; with infer, only what the inference kernel needs),
+    ``_kernel_forward(ws)`` and ``_kernel_backward(ws, dyt, sequences, dstates)``
+    returning dx (T, B, I); and may implement ``_kernel_infer(ws)``, a lean forward pass
+    for inference that keeps no gates (``has_infer_kernel``).  Inference calls
+    (training=False) use their own workspaces and leave a pending training forward as
+    it was.  A
     workspace also carries its call's inputs: 'xt' (T, B, I), 'mask' (T, B) or None,
     'dropout' (B, I) or None, and with recurrent dropout 'imask' (G, B, I) or None and
     'rmask' (G, B, H) (one mask per gate, Keras's implementation 1; G = 1 for SimpleRNN).
@@ -162,9 +164,10 @@ class RNN(Layer):
                                  f"{self._carry[0].shape[0]}, got a batch of {B}; call "
                                  "reset_states() or use a fixed batch size.")
             initial_state = self._carry
-        # Inference (training=False) takes the lean kernel where the cell has one: it
-        # keeps no caches, so no backward can follow it.
-        infer = not training and self.has_infer_kernel
+        # Inference (training=False) keeps nothing for a backward pass and works in its
+        # own workspace (a pending training forward stays valid); LSTM and GRU then take
+        # their lean kernel.
+        infer = not training
         ws = self._workspace(T, B, infer)
         self._set_initial_state(ws, initial_state, B)
         # What this call's backward needs lives in its workspace (one per thread).
@@ -175,12 +178,12 @@ class RNN(Layer):
             ws["hm"] = np.empty((T * B, self.units), self.dtype)
             ws["xm"] = np.empty((T * B, xt.shape[2]), self.dtype)
             ws["tmp"] = np.empty((B, self.units), self.dtype)
-        pending = self._pending                 # what each thread's backward will use
-        pending.pop(threading.get_ident(), None)
         if infer:
-            self._kernel_infer(ws)
+            self._inference_kernel(ws)
         else:
             self._kernel_forward(ws)
+            pending = self._pending             # what each thread's backward will use
+            pending.pop(threading.get_ident(), None)
             pending[threading.get_ident()] = ws
             if len(pending) > _MAX_PENDING:     # threads that ended leave entries behind
                 pending.pop(next(iter(pending)))
@@ -203,15 +206,11 @@ class RNN(Layer):
                              f"{self.kernel.shape[0]}) and dtype {self.dtype}, got "
                              f"{x_t.shape} {x_t.dtype}.")
         B = x_t.shape[0]
-        infer = self.has_infer_kernel
-        ws = self._workspace(1, B, infer)
+        ws = self._workspace(1, B, True)
         self._set_initial_state(ws, states, B)
         ws["xt"], ws["mask"], ws["dropout"] = np.ascontiguousarray(x_t)[None], None, None
         ws["imask"] = ws["rmask"] = None
-        if infer:
-            self._kernel_infer(ws)
-        else:
-            self._kernel_forward(ws)
+        self._inference_kernel(ws)
         finals = self._final_states(ws)
         return finals[0].copy(), finals
 
@@ -239,10 +238,18 @@ class RNN(Layer):
     def _final_states(self, ws):
         return [ws["hs"][-1].copy()]
 
+    def _inference_kernel(self, ws):
+        """The forward pass of an inference call: the lean kernel where the cell has one."""
+        if self.has_infer_kernel:
+            self._kernel_infer(ws)
+        else:
+            self._kernel_forward(ws)
+
     # --------------------------------------------------------------- backward
     def backward(self, dy):
         """dy like the forward output -> dx (B, T, I); fills self.grads and
-        self.state_grads (the gradients of the initial states)."""
+        self.state_grads (the gradients of the initial states).  It follows the last
+        forward with training=True of this thread (inference calls keep nothing)."""
         ws = self._pending.pop(threading.get_ident(), None)
         if ws is None:
             raise RuntimeError(f"Layer {self.name!r}: backward needs a forward pass with "
@@ -452,7 +459,7 @@ class GRU(RNN):
     def _allocate(self, T, B, infer=False):
         H, I, dt = self.units, self.kernel.shape[0], self.dtype
         hs = np.zeros((T + 1, B, H), dt)
-        if infer:       # one step's gates: _gru.infer_reset_after keeps none for a backward
+        if infer and self.reset_after:   # one step's gates: kept for no backward
             return {"hs": hs, "h0": hs[0], "xg": np.empty((1, B, 3 * H), dt),
                     "mh": np.empty((1, B, 3 * H), dt)}
         ws = {"hs": hs, "h0": hs[0], "xg": np.empty((T, B, 3 * H), dt),
