@@ -29,6 +29,18 @@ from fastrnn._ext._elementwise cimport (lstm_fwd, lstm_bwd, sum_rows, keep_rows,
 from fastrnn._ext._dropout cimport masked_products, masked_products_grad, masked_weight_grads
 
 
+cdef inline void gates_step(floating *z, const floating *b, const floating *c_prev,
+                            floating *c, floating *ac, const floating *h_prev, floating *h,
+                            const unsigned char *m, int nb, int H, int act,
+                            int ract) noexcept nogil:
+    """The end of one forward step for nb rows: the gate kernel on z = x_t W + h_{t-1} U,
+    then masked rows (m[r] == 0; m NULL: none) keep their previous h and c."""
+    lstm_fwd(z, b, c_prev, c, ac, h, nb, H, act, ract)
+    if m != NULL:
+        keep_rows(h, h_prev, m, nb, H)
+        keep_rows(c, c_prev, m, nb, H)
+
+
 def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             const floating[:, ::1] U, const floating[::1] b,
             floating[:, :, ::1] hs, floating[:, :, ::1] cs,
@@ -76,12 +88,10 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             else:
                 masked_products(&hs[t, r0, 0], &rmask[0, r0, 0], <long> B * H, &hm[r0, 0],
                                 &U[0, 0], &z[t, r0, 0], nb, nb, H, H, 4, G, <floating> 1)
-            lstm_fwd(&z[t, r0, 0], &b[0], &cs[t, r0, 0], &cs[t + 1, r0, 0], &ac[t, r0, 0],
-                     &hs[t + 1, r0, 0], nb, H, act, ract)
             m = mask_row(mask, t)
-            if m != NULL:
-                keep_rows(&hs[t + 1, r0, 0], &hs[t, r0, 0], m + r0, nb, H)
-                keep_rows(&cs[t + 1, r0, 0], &cs[t, r0, 0], m + r0, nb, H)
+            gates_step(&z[t, r0, 0], &b[0], &cs[t, r0, 0], &cs[t + 1, r0, 0], &ac[t, r0, 0],
+                       &hs[t, r0, 0], &hs[t + 1, r0, 0], NULL if m == NULL else m + r0, nb, H,
+                       act, ract)
         free(P)
 
 
@@ -200,10 +210,8 @@ def infer(const floating[:, :, ::1] x, const floating[:, ::1] W,
                      <floating> 0, &z[s, r0, 0], G)
                 gemm(False, False, nb, G, H, <floating> 1, &hs[t, r0, 0], H, &U[0, 0], G,
                      <floating> 1, &z[s, r0, 0], G)
-            lstm_fwd(&z[s, r0, 0], &b[0], &cs[t, r0, 0], &cs[t + 1, r0, 0], &ac[s, r0, 0],
-                     &hs[t + 1, r0, 0], nb, H, act, ract)
             m = mask_row(mask, t)
-            if m != NULL:
-                keep_rows(&hs[t + 1, r0, 0], &hs[t, r0, 0], m + r0, nb, H)
-                keep_rows(&cs[t + 1, r0, 0], &cs[t, r0, 0], m + r0, nb, H)
+            gates_step(&z[s, r0, 0], &b[0], &cs[t, r0, 0], &cs[t + 1, r0, 0], &ac[s, r0, 0],
+                       &hs[t, r0, 0], &hs[t + 1, r0, 0], NULL if m == NULL else m + r0, nb, H,
+                       act, ract)
         free(P)
