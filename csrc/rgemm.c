@@ -1,33 +1,43 @@
-/* See rgemm.h.  The kernel uses AVX-512F + FMA intrinsics in functions compiled for
- * that target only (target attribute), so the rest of the build stays generic x86-64;
- * fr_rgemm_supported() checks the CPU at run time. */
+/* See rgemm.h.  The kernels use AVX-512F or AVX2 + FMA intrinsics in functions compiled
+ * for that target only (target attributes), so the rest of the build stays generic
+ * x86-64; the CPU is checked once, when the module is loaded. */
 #include <stdlib.h>
 #include <string.h>
 #include "rgemm.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define FR_HAVE_AVX512_KERNEL 1
+#define FR_HAVE_SIMD_KERNELS 1
 #include <immintrin.h>
-#define FR_RGEMM_TARGET __attribute__((target("avx512f,fma")))
+#define FR_TARGET_512 __attribute__((target("avx512f,fma")))
+#define FR_TARGET_256 __attribute__((target("avx2,fma")))
 #define FR_INLINE static inline __attribute__((always_inline))
 #endif
 
-#ifdef FR_HAVE_AVX512_KERNEL
-/* Read once when the module is loaded (before any thread can ask), then only read. */
-static int have_avx512 = 0;
+/* 2: AVX-512F + FMA, 1: AVX2 + FMA, 0: neither (callers use BLAS).  Set once when the
+ * module is loaded, before any thread can ask.  FASTRNN_KERNEL=avx2 or =blas in the
+ * environment caps it (to test the other paths on a CPU that has more). */
+static int level = 0;
 
+#ifdef FR_HAVE_SIMD_KERNELS
 __attribute__((constructor)) static void check_cpu(void) {
+    const char *cap = getenv("FASTRNN_KERNEL");
+    int most = cap == NULL ? 2 : strcmp(cap, "avx2") == 0 ? 1 : strcmp(cap, "blas") == 0 ? 0 : 2;
     __builtin_cpu_init();
-    have_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+    if (__builtin_cpu_supports("fma") && __builtin_cpu_supports("avx512f"))
+        level = 2;
+    else if (__builtin_cpu_supports("fma") && __builtin_cpu_supports("avx2"))
+        level = 1;
+    if (level > most)
+        level = most;
 }
 #endif
 
 int fr_rgemm_supported(void) {
-#ifdef FR_HAVE_AVX512_KERNEL
-    return have_avx512;
-#else
-    return 0;
-#endif
+    return level > 0;
+}
+
+int fr_rgemm_level(void) {
+    return level;
 }
 
 long fr_rgemm_packed_size(int K, int N) {
@@ -60,17 +70,17 @@ static void fr_sgemm_portable(int ta, int tb, int M, int N, int K, const float *
         }
 }
 
-#ifdef FR_HAVE_AVX512_KERNEL
+#ifdef FR_HAVE_SIMD_KERNELS
 /* Lanes of the two vectors of a 32-column strip that hold one of its cols columns. */
-static inline __mmask16 mask_lo(int cols) {
+FR_TARGET_512 static inline __mmask16 mask_lo(int cols) {
     return cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
 }
 
-static inline __mmask16 mask_hi(int cols) {
+FR_TARGET_512 static inline __mmask16 mask_hi(int cols) {
     return cols >= 32 ? 0xFFFF : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
 }
 
-/* One register tile: C[0:ROWS, 0:32] = beta C + op(A)[0:ROWS, 0:K] B[0:K, 0:32].
+/* ---- AVX-512: one register tile: C[0:ROWS, 0:32] = beta C + op(A)[0:ROWS, 0:K] B[0:K, 0:32].
  * op(A)[r][k] is A[r lda + k], or A[k lda + r] when TA; row k of B starts at B + k ldb
  * and holds 32 floats (a packed panel, zero-padded past the last column of C).  ROWS
  * (1 to FR_MR) and TA are constants at each call site, so the loops over rows unroll
@@ -78,7 +88,7 @@ static inline __mmask16 mask_hi(int cols) {
  * (its loads and stores of the others are masked off).
  * beta == 0 stores without reading C (NaN or garbage there is overwritten, as BLAS
  * does). */
-FR_RGEMM_TARGET FR_INLINE void tile(const int ROWS, const int TA, int K, const float *A,
+FR_TARGET_512 FR_INLINE void tile512(const int ROWS, const int TA, int K, const float *A,
                                     long lda, const float *B, long ldb, float beta,
                                     float *C, long ldc, __mmask16 m0, __mmask16 m1) {
     __m512 c0[FR_MR], c1[FR_MR];
@@ -111,29 +121,167 @@ FR_RGEMM_TARGET FR_INLINE void tile(const int ROWS, const int TA, int K, const f
 
 /* Every row tile of op(A) (M x K) against one 32-column strip of B (columns that exist:
  * cols), into C (M x cols).  Tile t (rows 8t to 8t + 7) starts at A + t * tile_step. */
-FR_RGEMM_TARGET FR_INLINE void strip(const int TA, int M, int cols, int K, const float *A,
+FR_TARGET_512 FR_INLINE void strip512(const int TA, int M, int cols, int K, const float *A,
                                      long lda, long tile_step, const float *B, long ldb,
                                      float beta, float *C, long ldc) {
     __mmask16 m0 = mask_lo(cols), m1 = mask_hi(cols);
     int i = 0;
     for (; i + FR_MR <= M; i += FR_MR, A += tile_step, C += FR_MR * ldc)
-        tile(FR_MR, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1);
+        tile512(FR_MR, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1);
     switch (M - i) {    /* the last rows, with a constant count each */
-    case 7: tile(7, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
-    case 6: tile(6, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
-    case 5: tile(5, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
-    case 4: tile(4, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
-    case 3: tile(3, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
-    case 2: tile(2, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
-    case 1: tile(1, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
+    case 7: tile512(7, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
+    case 6: tile512(6, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
+    case 5: tile512(5, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
+    case 4: tile512(4, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
+    case 3: tile512(3, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
+    case 2: tile512(2, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
+    case 1: tile512(1, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
     default: break;
     }
 }
 
+/* Not inlined: the entry the drivers below call for one strip (TA at run time). */
+FR_TARGET_512 static void run_strip512(int ta, int M, int cols, int K, const float *A,
+                                       long lda, long tile_step, const float *B, long ldb,
+                                       float beta, float *C, long ldc) {
+    if (ta)
+        strip512(1, M, cols, K, A, lda, tile_step, B, ldb, beta, C, ldc);
+    else
+        strip512(0, M, cols, K, A, lda, tile_step, B, ldb, beta, C, ldc);
+}
+
+/* ---- AVX2: the same 8 x 32 tile of C, computed as four 4 x 16 blocks (8 accumulators
+ * of the 16 ymm registers each), so that packing and drivers are shared. */
+FR_TARGET_256 FR_INLINE __m256i lanes256(int cols, int v) {
+    /* the lanes of the 8-column vector v (0 to 3) that hold one of cols columns */
+    int c = cols - 8 * v;
+    c = c < 0 ? 0 : c > 8 ? 8 : c;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+FR_TARGET_256 FR_INLINE void block256(const int ROWS, const int TA, int K, const float *A,
+                                      long lda, const float *B, long ldb, float beta,
+                                      float *C, long ldc, int cols) {
+    /* C[0:ROWS, 0:16] (ROWS 1 to 4) from 16 columns of B */
+    __m256 c0[4], c1[4];
+    const float *a[4];
+    for (int r = 0; r < ROWS; r++) {
+        c0[r] = _mm256_setzero_ps();
+        c1[r] = _mm256_setzero_ps();
+        a[r] = A + r * lda;
+    }
+    for (int k = 0; k < K; k++) {
+        __m256 b0 = _mm256_loadu_ps(B + k * ldb);
+        __m256 b1 = _mm256_loadu_ps(B + k * ldb + 8);
+        for (int r = 0; r < ROWS; r++) {
+            __m256 ar = _mm256_set1_ps(TA ? A[k * lda + r] : a[r][k]);
+            c0[r] = _mm256_fmadd_ps(ar, b0, c0[r]);
+            c1[r] = _mm256_fmadd_ps(ar, b1, c1[r]);
+        }
+    }
+    __m256 vb = _mm256_set1_ps(beta);
+    __m256i m0 = lanes256(cols, 0), m1 = lanes256(cols, 1);
+    for (int r = 0; r < ROWS; r++) {
+        float *cr = C + r * ldc;
+        if (cols >= 16) {
+            if (beta != 0.0f) {
+                c0[r] = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr), c0[r]);
+                c1[r] = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + 8), c1[r]);
+            }
+            _mm256_storeu_ps(cr, c0[r]);
+            _mm256_storeu_ps(cr + 8, c1[r]);
+        } else {
+            if (beta != 0.0f) {
+                c0[r] = _mm256_fmadd_ps(vb, _mm256_maskload_ps(cr, m0), c0[r]);
+                c1[r] = _mm256_fmadd_ps(vb, _mm256_maskload_ps(cr + 8, m1), c1[r]);
+            }
+            _mm256_maskstore_ps(cr, m0, c0[r]);
+            _mm256_maskstore_ps(cr + 8, m1, c1[r]);
+        }
+    }
+}
+
+FR_TARGET_256 FR_INLINE void tile256(const int ROWS, const int TA, int K, const float *A,
+                                     long lda, const float *B, long ldb, float beta,
+                                     float *C, long ldc, int cols) {
+    for (int g = 0; g < ROWS; g += 4) {       /* rows g..g+3 (ROWS is a constant) */
+        const float *Ag = TA ? A + g : A + g * lda;
+        for (int h = 0; h < 2 && 16 * h < cols; h++) {
+            if (ROWS - g >= 4)
+                block256(4, TA, K, Ag, lda, B + 16 * h, ldb, beta, C + g * ldc + 16 * h, ldc,
+                         cols - 16 * h);
+            else if (ROWS - g == 3)
+                block256(3, TA, K, Ag, lda, B + 16 * h, ldb, beta, C + g * ldc + 16 * h, ldc,
+                         cols - 16 * h);
+            else if (ROWS - g == 2)
+                block256(2, TA, K, Ag, lda, B + 16 * h, ldb, beta, C + g * ldc + 16 * h, ldc,
+                         cols - 16 * h);
+            else
+                block256(1, TA, K, Ag, lda, B + 16 * h, ldb, beta, C + g * ldc + 16 * h, ldc,
+                         cols - 16 * h);
+        }
+    }
+}
+
+FR_TARGET_256 FR_INLINE void strip256(const int TA, int M, int cols, int K, const float *A,
+                                      long lda, long tile_step, const float *B, long ldb,
+                                      float beta, float *C, long ldc) {
+    int i = 0;
+    for (; i + FR_MR <= M; i += FR_MR, A += tile_step, C += FR_MR * ldc)
+        tile256(FR_MR, TA, K, A, lda, B, ldb, beta, C, ldc, cols);
+    switch (M - i) {
+    case 7: tile256(7, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;
+    case 6: tile256(6, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;
+    case 5: tile256(5, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;
+    case 4: tile256(4, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;
+    case 3: tile256(3, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;
+    case 2: tile256(2, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;
+    case 1: tile256(1, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;
+    default: break;
+    }
+}
+
+FR_TARGET_256 static void run_strip256(int ta, int M, int cols, int K, const float *A,
+                                       long lda, long tile_step, const float *B, long ldb,
+                                       float beta, float *C, long ldc) {
+    if (ta)
+        strip256(1, M, cols, K, A, lda, tile_step, B, ldb, beta, C, ldc);
+    else
+        strip256(0, M, cols, K, A, lda, tile_step, B, ldb, beta, C, ldc);
+}
+#endif
+
+/* ---- Drivers, shared by both instruction sets: one strip of C at a time. */
+typedef void (*strip_fn)(int ta, int M, int cols, int K, const float *A, long lda,
+                         long tile_step, const float *B, long ldb, float beta, float *C,
+                         long ldc);
+
+static strip_fn pick_strip(void) {
+#ifdef FR_HAVE_SIMD_KERNELS
+    if (level >= 2)
+        return run_strip512;
+    if (level == 1)
+        return run_strip256;
+#endif
+    return NULL;
+}
+
 #define FR_RKC 256     /* depth of one pass of fr_rgemm: a 256 x 32 panel block is 32 KB */
 
-FR_RGEMM_TARGET void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P,
-                              float beta, float *C, int ldc) {
+void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P, float beta,
+              float *C, int ldc) {
+    strip_fn run = pick_strip();
+    if (run == NULL) {          /* callers use BLAS here; kept correct all the same */
+        for (int i = 0; i < M; i++)
+            for (int c = 0; c < N; c++) {
+                const float *Pp = P + (long)(c / FR_NR) * K * FR_NR + c % FR_NR;
+                float s = 0.0f;
+                for (int k = 0; k < K; k++) s += A[(long)i * lda + k] * Pp[(long)k * FR_NR];
+                float *cc = C + (long)i * ldc + c;
+                *cc = beta == 0.0f ? s : beta * *cc + s;
+            }
+        return;
+    }
     /* Panels outer, row tiles inner: one panel block (up to 256 deep, L1) stays in cache
      * while every row tile of A streams past it; deeper products accumulate over blocks. */
     for (int k0 = 0; k0 < K || k0 == 0; k0 += FR_RKC) {
@@ -141,8 +289,8 @@ FR_RGEMM_TARGET void fr_rgemm(int M, int N, int K, const float *A, int lda, cons
         float b = k0 == 0 ? beta : 1.0f;
         for (int p = 0; p * FR_NR < N; p++) {
             int cols = N - p * FR_NR < FR_NR ? N - p * FR_NR : FR_NR;
-            strip(0, M, cols, kc, A + k0, lda, FR_MR * (long)lda,
-                  P + ((long)p * K + k0) * FR_NR, FR_NR, b, C + p * FR_NR, ldc);
+            run(0, M, cols, kc, A + k0, lda, FR_MR * (long)lda,
+                P + ((long)p * K + k0) * FR_NR, FR_NR, b, C + p * FR_NR, ldc);
         }
     }
 }
@@ -194,8 +342,9 @@ static void pack_b(int tb, const float *B, long ldb, int kc, int nc, float *Bp) 
     }
 }
 
-FR_RGEMM_TARGET void fr_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
-                              const float *B, int ldb, float beta, float *C, int ldc) {
+void fr_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+              int ldb, float beta, float *C, int ldc) {
+    strip_fn run = pick_strip();
     if (M <= 0 || N <= 0)
         return;
     if (K <= 0) {           /* C = beta C, with beta == 0 clearing (BLAS's rule) */
@@ -207,8 +356,8 @@ FR_RGEMM_TARGET void fr_sgemm(int ta, int tb, int M, int N, int K, const float *
     int ka = K < FR_KC ? K : FR_KC, ma = M < FR_MC ? M : FR_MC, na = N < FR_NC ? N : FR_NC;
     long a_size = ta ? (long)ka * ((ma + FR_MR - 1) / FR_MR) * FR_MR : 0;
     long b_size = (long)ka * ((na + FR_NR - 1) / FR_NR) * FR_NR;
-    float *Ap = malloc((a_size + b_size) * sizeof(float));
-    if (Ap == NULL) {       /* no memory for the packed copies: the plain loops */
+    float *Ap = run == NULL ? NULL : malloc((a_size + b_size) * sizeof(float));
+    if (Ap == NULL) {       /* no kernel, or no memory for the packed copies */
         fr_sgemm_portable(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
         return;
     }
@@ -228,38 +377,17 @@ FR_RGEMM_TARGET void fr_sgemm(int ta, int tb, int M, int N, int K, const float *
                     int cols = nc - s * FR_NR < FR_NR ? nc - s * FR_NR : FR_NR;
                     const float *Bs = Bp + (long)s * kc * FR_NR;
                     if (ta)
-                        strip(1, mc, cols, kc, Ap, FR_MR, (long)kc * FR_MR, Bs, FR_NR, b,
-                              Cb + s * FR_NR, ldc);
+                        run(1, mc, cols, kc, Ap, FR_MR, (long)kc * FR_MR, Bs, FR_NR, b,
+                            Cb + s * FR_NR, ldc);
                     else            /* rows of A read in place, 8 streams */
-                        strip(0, mc, cols, kc, A + (long)i0 * lda + k0, lda, FR_MR * (long)lda,
-                              Bs, FR_NR, b, Cb + s * FR_NR, ldc);
+                        run(0, mc, cols, kc, A + (long)i0 * lda + k0, lda, FR_MR * (long)lda,
+                            Bs, FR_NR, b, Cb + s * FR_NR, ldc);
                 }
             }
         }
     }
     free(Ap);
 }
-
-#else
-/* Portable version (callers use BLAS where fr_rgemm_supported() is 0; this keeps the
- * function correct anywhere it is called). */
-void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P, float beta,
-              float *C, int ldc) {
-    for (int i = 0; i < M; i++)
-        for (int c = 0; c < N; c++) {
-            const float *Pp = P + (long)(c / FR_NR) * K * FR_NR + c % FR_NR;
-            float s = 0.0f;
-            for (int k = 0; k < K; k++) s += A[(long)i * lda + k] * Pp[(long)k * FR_NR];
-            float *cc = C + (long)i * ldc + c;
-            *cc = beta == 0.0f ? s : beta * *cc + s;
-        }
-}
-
-void fr_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
-              int ldb, float beta, float *C, int ldc) {
-    fr_sgemm_portable(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
-}
-#endif
 
 void fr_sgemm_colmajor(char *ta, char *tb, int *m, int *n, int *k, float *alpha, float *a,
                        int *lda, float *b, int *ldb, float *beta, float *c, int *ldc) {

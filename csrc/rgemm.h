@@ -9,9 +9,11 @@
  *                                          or U[c*ldu + k] when trans)
  *   fr_rgemm(M, N, K, A, lda, P, beta, C, ldc)
  *                                          C (M x N, row-major) = beta C + A (M x K) op(U)
- *   fr_rgemm_supported()                   1 where the fast kernel exists (AVX-512F with
- *                                          FMA, chosen at run time), else 0: then callers
- *                                          use BLAS.
+ *   fr_rgemm_supported()                   1 where a fast kernel exists (AVX-512F or
+ *                                          AVX2, with FMA, chosen when the module loads),
+ *                                          else 0: then callers use BLAS.
+ *   fr_rgemm_level()                       2 (AVX-512), 1 (AVX2) or 0; the environment
+ *                                          variable FASTRNN_KERNEL=avx2 or =blas caps it.
  *
  * The same register tile serves the large all-rows products (input projection, weight
  * and input gradients), with cache blocking (op(B) packed into strips, a transposed A
@@ -20,18 +22,20 @@
  *                                          row-major C (M x N) = beta C + op(A) op(B)
  *   fr_sgemm_colmajor(...)                 the same with Fortran sgemm's arguments
  *                                          (alpha must be 1), for csrc/pool.c's split
- * float32 only (the training default); float64 goes through BLAS.  The kernel holds
- * an 8 x 32 tile of C in 16 AVX-512 registers (A broadcast from its rows, two panel
- * vectors per k), which keeps both FMA ports busy: about 170 GFLOP/s on one core at
- * 64 x 128 x 512, where a BLAS call that re-packs U reaches 80-110.
+ * float32 only (the training default); float64 goes through BLAS.  The AVX-512 kernel
+ * holds an 8 x 32 tile of C in 16 registers (A broadcast from its rows, two panel
+ * vectors per k), which keeps both FMA ports busy: about 160-170 GFLOP/s on one core
+ * at 64 x 128 x 512, where a BLAS call that re-packs U reaches 80-110.  The AVX2
+ * kernel computes the same tile as four 4 x 16 blocks of 8 accumulators.
  */
 #ifndef FASTRNN_RGEMM_H
 #define FASTRNN_RGEMM_H
 
-#define FR_NR 32   /* columns of a packed panel (two AVX-512 vectors) */
+#define FR_NR 32   /* columns of a packed panel (two AVX-512 or four AVX2 vectors) */
 #define FR_MR 8    /* rows of a register tile: 2 x 8 accumulators */
 
 int fr_rgemm_supported(void);
+int fr_rgemm_level(void);
 long fr_rgemm_packed_size(int K, int N);
 void fr_rgemm_pack(const float *U, int K, int N, int ldu, int trans, float *P);
 void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P, float beta,

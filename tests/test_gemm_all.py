@@ -74,3 +74,33 @@ def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shapes"):
         _blas.product(np.zeros((2, 3), np.float32), False, np.zeros((4, 5), np.float32),
                       False, np.zeros((2, 5), np.float32), np.float32(0))
+
+
+@pytest.mark.parametrize("cap,most", [("blas", 0), ("avx2", 1)])
+def test_fastrnn_kernel_caps_the_instruction_set(cap, most, tmp_path):
+    """FASTRNN_KERNEL (read when the modules load) selects a lower kernel; the results
+    stay those of NumPy.  .ci/run runs the kernel tests under each setting."""
+    import os
+    import subprocess
+    import sys
+    code = ("import numpy as np\n"
+            "from fastrnn._ext import _blas, _simple_rnn\n"
+            "rng = np.random.default_rng(0)\n"
+            "a = rng.normal(size=(70, 50)).astype(np.float32)\n"
+            "u = rng.normal(size=(50, 45)).astype(np.float32)\n"
+            "c = np.zeros((70, 45), np.float32)\n"
+            "packed = _simple_rnn.packed_product(a, u, False, c, 0.0)\n"
+            "if not packed:\n"
+            "    _blas.product(a, False, u, False, c, np.float32(0))\n"
+            "err = np.max(np.abs(c - a.astype(np.float64) @ u.astype(np.float64)))\n"
+            "print(_blas.kernel_level(), int(packed), err)\n")
+    def run(**cap_env):
+        env = {k: v for k, v in os.environ.items() if k != "FASTRNN_KERNEL"}
+        return subprocess.run([sys.executable, "-c", code], env=dict(env, **cap_env),
+                              capture_output=True, text=True, check=True,
+                              cwd=tmp_path).stdout.split()
+    detected = int(run()[0])                 # what this CPU has, uncapped
+    out = run(FASTRNN_KERNEL=cap)
+    assert int(out[0]) == min(most, detected)
+    assert int(out[1]) == (min(most, detected) > 0)
+    assert float(out[2]) < 1e-4

@@ -8,8 +8,8 @@ from fastrnn._ext import _simple_rnn
 
 if not _simple_rnn.packed_product(np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32),
                                   False, np.zeros((1, 1), np.float32), 0.0):
-    pytest.skip("this CPU has no AVX-512 packed kernel (BLAS is used instead; the layer "
-                "tests cover that path)", allow_module_level=True)
+    pytest.skip("no packed kernel here (no AVX2/AVX-512, or FASTRNN_KERNEL=blas): BLAS is "
+                "used instead, and the layer tests cover that path", allow_module_level=True)
 
 
 @pytest.mark.parametrize("m", list(range(1, 18)) + [64])

@@ -24,6 +24,7 @@ cdef extern from "pool.h" nogil:
 
 cdef extern from "rgemm.h" nogil:
     int fr_rgemm_supported()
+    int fr_rgemm_level()
     void fr_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc)
     void fr_sgemm_colmajor(char *ta, char *tb, int *m, int *n, int *k, float *alpha,
@@ -31,8 +32,10 @@ cdef extern from "rgemm.h" nogil:
                            int *ldc)
 
 # float32 all-rows products go to csrc/rgemm.c's AVX-512 kernel where the CPU has it
-# and it pays (see gemm_all); tests may turn it off.
-cdef bint OWN_SGEMM = fr_rgemm_supported()
+# and it pays (see gemm_all); tests may turn it off.  Its AVX2 kernel measured level
+# with OpenBLAS's own AVX2 kernels on these products, so they stay with BLAS there
+# (the per-step products, where BLAS re-packs the recurrent matrix, use it).
+cdef bint OWN_SGEMM = fr_rgemm_level() >= 2
 
 # Work (flops) below which another thread costs more than it saves.
 cdef double MIN_PART_FLOPS = 4e6
@@ -47,11 +50,17 @@ def get_threads():
     return fr_pool_size()
 
 
+def kernel_level():
+    """The instruction set of csrc/rgemm.c's kernels in use: 2 (AVX-512), 1 (AVX2) or 0
+    (none: BLAS for everything); FASTRNN_KERNEL=avx2 or =blas at start-up caps it."""
+    return fr_rgemm_level()
+
+
 def use_own_sgemm(bint on):
     """Route gemm_all's float32 products to csrc/rgemm.c (True, where the CPU has the
     kernel) or to BLAS (False); returns the previous setting.  For tests."""
     global OWN_SGEMM
-    old, OWN_SGEMM = OWN_SGEMM, bool(on and fr_rgemm_supported())
+    old, OWN_SGEMM = OWN_SGEMM, bool(on and fr_rgemm_supported())   # any level: tests
     return old
 
 
