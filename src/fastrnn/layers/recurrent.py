@@ -28,8 +28,9 @@ class RNN(Layer):
     returning dx (T, B, I); and may implement ``_kernel_infer(ws)``, a lean forward pass
     for inference that keeps no gates (``has_infer_kernel``).  Inference calls
     (training=False) use their own workspaces and leave a pending training forward as
-    it was.  A
-    workspace also carries its call's inputs: 'xt' (T, B, I), 'mask' (T, B) or None,
+    it was.
+
+    A workspace also carries its call's inputs: 'xt' (T, B, I), 'mask' (T, B) or None,
     'dropout' (B, I) or None, and with recurrent dropout 'imask' (G, B, I) or None and
     'rmask' (G, B, H) (one mask per gate, Keras's implementation 1; G = 1 for SimpleRNN).
     """
