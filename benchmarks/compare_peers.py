@@ -139,8 +139,10 @@ class FastrnnAdapter:
     def versions(self):
         import numpy
         import scipy
+        from fastrnn._ext import _blas
+        kernels = {2: "AVX-512", 1: "AVX2"}.get(_blas.kernel_level(), "BLAS only")
         return {"fastrnn": getattr(self.fastrnn, "__version__", "?"),
-                "numpy": numpy.__version__, "scipy": scipy.__version__}
+                "numpy": numpy.__version__, "scipy": scipy.__version__, "kernels": kernels}
 
     def train_step(self, w, x, y):
         from workloads import fastrnn_model
