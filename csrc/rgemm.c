@@ -71,26 +71,23 @@ static void fr_sgemm_portable(int ta, int tb, int M, int N, int K, const float *
 }
 
 #ifdef FR_HAVE_SIMD_KERNELS
-/* Lanes of the two vectors of a 32-column strip that hold one of its cols columns. */
-FR_TARGET_512 static inline __mmask16 mask_lo(int cols) {
-    return cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
-}
-
-FR_TARGET_512 static inline __mmask16 mask_hi(int cols) {
-    return cols >= 32 ? 0xFFFF : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+/* The lanes of the 16-column vector v (0 or 1) of a strip that hold one of cols columns. */
+FR_TARGET_512 FR_INLINE __mmask16 lanes512(int cols, int v) {
+    int c = cols - 16 * v;
+    return c >= 16 ? 0xFFFF : c <= 0 ? 0 : (__mmask16)((1u << c) - 1);
 }
 
 /* ---- AVX-512: one register tile: C[0:ROWS, 0:32] = beta C + op(A)[0:ROWS, 0:K] B[0:K, 0:32].
  * op(A)[r][k] is A[r lda + k], or A[k lda + r] when TA; row k of B starts at B + k ldb
  * and holds 32 floats (a packed panel, zero-padded past the last column of C).  ROWS
  * (1 to FR_MR) and TA are constants at each call site, so the loops over rows unroll
- * and the 2 ROWS accumulators stay in registers.  m0, m1: the columns of C that exist
+ * and the 2 ROWS accumulators stay in registers.  cols: the columns of C that exist
  * (its loads and stores of the others are masked off).
  * beta == 0 stores without reading C (NaN or garbage there is overwritten, as BLAS
  * does). */
 FR_TARGET_512 FR_INLINE void tile512(const int ROWS, const int TA, int K, const float *A,
-                                    long lda, const float *B, long ldb, float beta,
-                                    float *C, long ldc, __mmask16 m0, __mmask16 m1) {
+                                     long lda, const float *B, long ldb, float beta,
+                                     float *C, long ldc, int cols) {
     __m512 c0[FR_MR], c1[FR_MR];
     const float *a[FR_MR];
     for (int r = 0; r < ROWS; r++) {
@@ -108,6 +105,7 @@ FR_TARGET_512 FR_INLINE void tile512(const int ROWS, const int TA, int K, const 
         }
     }
     __m512 vb = _mm512_set1_ps(beta);
+    __mmask16 m0 = lanes512(cols, 0), m1 = lanes512(cols, 1);
     for (int r = 0; r < ROWS; r++) {
         float *cr = C + r * ldc;
         if (beta != 0.0f) {
@@ -117,37 +115,6 @@ FR_TARGET_512 FR_INLINE void tile512(const int ROWS, const int TA, int K, const 
         _mm512_mask_storeu_ps(cr, m0, c0[r]);
         _mm512_mask_storeu_ps(cr + 16, m1, c1[r]);
     }
-}
-
-/* Every row tile of op(A) (M x K) against one 32-column strip of B (columns that exist:
- * cols), into C (M x cols).  Tile t (rows 8t to 8t + 7) starts at A + t * tile_step. */
-FR_TARGET_512 FR_INLINE void strip512(const int TA, int M, int cols, int K, const float *A,
-                                     long lda, long tile_step, const float *B, long ldb,
-                                     float beta, float *C, long ldc) {
-    __mmask16 m0 = mask_lo(cols), m1 = mask_hi(cols);
-    int i = 0;
-    for (; i + FR_MR <= M; i += FR_MR, A += tile_step, C += FR_MR * ldc)
-        tile512(FR_MR, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1);
-    switch (M - i) {    /* the last rows, with a constant count each */
-    case 7: tile512(7, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
-    case 6: tile512(6, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
-    case 5: tile512(5, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
-    case 4: tile512(4, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
-    case 3: tile512(3, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
-    case 2: tile512(2, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
-    case 1: tile512(1, TA, K, A, lda, B, ldb, beta, C, ldc, m0, m1); break;
-    default: break;
-    }
-}
-
-/* Not inlined: the entry the drivers below call for one strip (TA at run time). */
-FR_TARGET_512 static void run_strip512(int ta, int M, int cols, int K, const float *A,
-                                       long lda, long tile_step, const float *B, long ldb,
-                                       float beta, float *C, long ldc) {
-    if (ta)
-        strip512(1, M, cols, K, A, lda, tile_step, B, ldb, beta, C, ldc);
-    else
-        strip512(0, M, cols, K, A, lda, tile_step, B, ldb, beta, C, ldc);
 }
 
 /* ---- AVX2: the same 8 x 32 tile of C, computed as four 4 x 16 blocks (8 accumulators
@@ -205,50 +172,47 @@ FR_TARGET_256 FR_INLINE void tile256(const int ROWS, const int TA, int K, const 
                                      long lda, const float *B, long ldb, float beta,
                                      float *C, long ldc, int cols) {
     for (int g = 0; g < ROWS; g += 4) {       /* rows g..g+3 (ROWS is a constant) */
+        const int rows = ROWS - g < 4 ? ROWS - g : 4;
         const float *Ag = TA ? A + g : A + g * lda;
-        for (int h = 0; h < 2 && 16 * h < cols; h++) {
-            if (ROWS - g >= 4)
-                block256(4, TA, K, Ag, lda, B + 16 * h, ldb, beta, C + g * ldc + 16 * h, ldc,
-                         cols - 16 * h);
-            else if (ROWS - g == 3)
-                block256(3, TA, K, Ag, lda, B + 16 * h, ldb, beta, C + g * ldc + 16 * h, ldc,
-                         cols - 16 * h);
-            else if (ROWS - g == 2)
-                block256(2, TA, K, Ag, lda, B + 16 * h, ldb, beta, C + g * ldc + 16 * h, ldc,
-                         cols - 16 * h);
-            else
-                block256(1, TA, K, Ag, lda, B + 16 * h, ldb, beta, C + g * ldc + 16 * h, ldc,
-                         cols - 16 * h);
-        }
+        for (int h = 0; h < 2 && 16 * h < cols; h++)
+            block256(rows, TA, K, Ag, lda, B + 16 * h, ldb, beta, C + g * ldc + 16 * h, ldc,
+                     cols - 16 * h);
     }
 }
 
-FR_TARGET_256 FR_INLINE void strip256(const int TA, int M, int cols, int K, const float *A,
-                                      long lda, long tile_step, const float *B, long ldb,
-                                      float beta, float *C, long ldc) {
-    int i = 0;
-    for (; i + FR_MR <= M; i += FR_MR, A += tile_step, C += FR_MR * ldc)
-        tile256(FR_MR, TA, K, A, lda, B, ldb, beta, C, ldc, cols);
-    switch (M - i) {
-    case 7: tile256(7, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;
-    case 6: tile256(6, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;
-    case 5: tile256(5, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;
-    case 4: tile256(4, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;
-    case 3: tile256(3, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;
-    case 2: tile256(2, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;
-    case 1: tile256(1, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;
-    default: break;
+/* Every row tile of op(A) (M x K) against one 32-column strip of B (columns that exist:
+ * cols), into C (M x cols); tile t (rows 8t to 8t + 7) starts at A + t * tile_step.
+ * run_strip<ISA> is the entry the drivers below call (TA at run time), written once for
+ * both instruction sets: the last rows get a tile with a constant row count each. */
+#define FR_DEFINE_STRIP(ISA, TARGET)                                                      \
+    TARGET FR_INLINE void strip##ISA(const int TA, int M, int cols, int K, const float *A, \
+                                     long lda, long tile_step, const float *B, long ldb,  \
+                                     float beta, float *C, long ldc) {                    \
+        int i = 0;                                                                        \
+        for (; i + FR_MR <= M; i += FR_MR, A += tile_step, C += FR_MR * ldc)              \
+            tile##ISA(FR_MR, TA, K, A, lda, B, ldb, beta, C, ldc, cols);                  \
+        switch (M - i) {                                                                  \
+        case 7: tile##ISA(7, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;           \
+        case 6: tile##ISA(6, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;           \
+        case 5: tile##ISA(5, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;           \
+        case 4: tile##ISA(4, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;           \
+        case 3: tile##ISA(3, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;           \
+        case 2: tile##ISA(2, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;           \
+        case 1: tile##ISA(1, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;           \
+        default: break;                                                                   \
+        }                                                                                 \
+    }                                                                                     \
+    TARGET static void run_strip##ISA(int ta, int M, int cols, int K, const float *A,     \
+                                      long lda, long tile_step, const float *B, long ldb, \
+                                      float beta, float *C, long ldc) {                   \
+        if (ta)                                                                           \
+            strip##ISA(1, M, cols, K, A, lda, tile_step, B, ldb, beta, C, ldc);           \
+        else                                                                              \
+            strip##ISA(0, M, cols, K, A, lda, tile_step, B, ldb, beta, C, ldc);           \
     }
-}
 
-FR_TARGET_256 static void run_strip256(int ta, int M, int cols, int K, const float *A,
-                                       long lda, long tile_step, const float *B, long ldb,
-                                       float beta, float *C, long ldc) {
-    if (ta)
-        strip256(1, M, cols, K, A, lda, tile_step, B, ldb, beta, C, ldc);
-    else
-        strip256(0, M, cols, K, A, lda, tile_step, B, ldb, beta, C, ldc);
-}
+FR_DEFINE_STRIP(512, FR_TARGET_512)
+FR_DEFINE_STRIP(256, FR_TARGET_256)
 #endif
 
 /* ---- Drivers, shared by both instruction sets: one strip of C at a time. */
