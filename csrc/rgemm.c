@@ -276,8 +276,12 @@ static void pack_a(const float *A, long lda, int mc, int kc, float *Ap) {
     for (int t = 0; t * FR_MR < mc; t++) {
         int rows = mc - t * FR_MR < FR_MR ? mc - t * FR_MR : FR_MR;
         float *dst = Ap + (long)t * kc * FR_MR;
-        for (int k = 0; k < kc; k++)
-            memcpy(dst + k * FR_MR, A + (long)k * lda + t * FR_MR, rows * sizeof(float));
+        if (rows == FR_MR)      /* constant size: the compiler inlines the copy */
+            for (int k = 0; k < kc; k++)
+                memcpy(dst + k * FR_MR, A + (long)k * lda + t * FR_MR, FR_MR * sizeof(float));
+        else
+            for (int k = 0; k < kc; k++)
+                memcpy(dst + k * FR_MR, A + (long)k * lda + t * FR_MR, rows * sizeof(float));
     }
 }
 
@@ -298,10 +302,12 @@ static void pack_b(int tb, const float *B, long ldb, int kc, int nc, float *Bp) 
     } else {
         for (int k = 0; k < kc; k++) {
             const float *row = B + (long)k * ldb;
-            for (int s = 0; s < strips; s++) {
-                int cols = nc - s * FR_NR < FR_NR ? nc - s * FR_NR : FR_NR;
-                memcpy(Bp + ((long)s * kc + k) * FR_NR, row + s * FR_NR, cols * sizeof(float));
-            }
+            int full = nc / FR_NR;      /* whole strips: a constant-size, inlined copy */
+            for (int s = 0; s < full; s++)
+                memcpy(Bp + ((long)s * kc + k) * FR_NR, row + s * FR_NR, FR_NR * sizeof(float));
+            if (full < strips)
+                memcpy(Bp + ((long)full * kc + k) * FR_NR, row + full * FR_NR,
+                       (nc - full * FR_NR) * sizeof(float));
         }
     }
 }

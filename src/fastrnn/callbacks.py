@@ -242,6 +242,10 @@ class CallbackList(Callback):
                 cb.set_params(params)
 
     # ------------------------------------------------------------ dispatch
+    def wants(self, hook):
+        """Whether any callback does something in ``hook`` (else its logs are unused)."""
+        return bool(self._active[hook])
+
     def _call(self, hook, *args):
         """Call ``hook`` on the callbacks that implement it, all with one logs dict:
         a sorted copy of the given logs with Python floats (Keras's pythonify_logs)."""

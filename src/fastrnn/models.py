@@ -17,7 +17,7 @@ except ImportError:       # pragma: no cover - other Python implementations
 
 import numpy as np
 
-from fastrnn import callbacks as callbacks_module
+from fastrnn import _plan, callbacks as callbacks_module
 from fastrnn import config, losses, metrics as metrics_module, optimizers, utils
 from fastrnn.data import (adjust_rank, check_batch_size, check_epochs, check_flag,
                           check_fraction, check_verbose, to_float_array, to_int_array)
@@ -93,8 +93,19 @@ class Sequential:
         self.compiled = False
         self.stop_training = False
         self.history = None
+        self._plans = _plan.PlanCache()      # compiled train steps, per thread
         for layer in layers or []:
             self.add(layer)
+
+    def __getstate__(self):
+        # copy.deepcopy / pickle: the compiled train steps are rebuilt, never copied.
+        state = self.__dict__.copy()
+        state.pop("_plans", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._plans = _plan.PlanCache()
 
     # ------------------------------------------------------------ structure
     def add(self, layer):
@@ -285,7 +296,13 @@ class Sequential:
         return x, mask
 
     def _train_step(self, x, y, sample_weight=None):
-        """One optimizer step on a batch; returns (loss, predictions, output mask)."""
+        """One optimizer step on a batch; returns (loss, predictions, output mask).
+        Where every layer allows it, the compiled step for this input shape runs it
+        (fastrnn._plan: the same kernels without the per-call overhead)."""
+        if sample_weight is None:
+            plan = self._plans.get(self, x)
+            if plan is not None:
+                return plan(x, y)
         out, mask = self._forward(x, training=True)
         loss, dy = self.loss.value_and_grad(y, out, sample_weight=sample_weight, mask=mask)
         for layer in reversed(self.layers):
@@ -381,23 +398,31 @@ class Sequential:
         for epoch in range(initial_epoch, epochs):
             cb.on_epoch_begin(epoch)
             order = utils.rng().permutation(n) if shuffle else None
+            xe, ye, swe = x, y, sw
+            if order is not None and x.nbytes + y.nbytes <= _GATHER_BYTES:
+                # one gather per epoch, then every batch is a slice (a view)
+                xe, ye = x[order], y[order]
+                swe = None if sw is None else sw[order]
+                order = None
             tracker = _Tracker()
+            batch_logs = cb.wants("on_train_batch_end")
             for step in range(steps):
                 cb.on_train_batch_begin(step)
                 rows = slice(step * batch_size, (step + 1) * batch_size)
                 if order is not None:
                     rows = order[rows]
-                xb, yb = x[rows], y[rows]
+                xb, yb = xe[rows], ye[rows]
                 guard.in_step = True            # (guard.run, inlined: the per-step path)
                 try:
-                    loss, out, mask = self._train_step(xb, yb, None if sw is None else sw[rows])
+                    loss, out, mask = self._train_step(xb, yb,
+                                                       None if swe is None else swe[rows])
                 finally:
                     guard.in_step = False
                 if guard.pending:
                     guard.pending = False
                     raise KeyboardInterrupt
                 tracker.update(loss, xb.shape[0], self._metric_stats(yb, out, mask))
-                cb.on_train_batch_end(step, tracker.result())
+                cb.on_train_batch_end(step, tracker.result() if batch_logs else None)
                 if self.stop_training:
                     break
             epoch_logs = tracker.result()
@@ -497,6 +522,9 @@ class Sequential:
         from fastrnn._summary import summary_text
         text = summary_text(self)
         (print_fn or print)(text)
+
+
+_GATHER_BYTES = 64 << 20     # fit shuffles data up to this size by one copy per epoch
 
 
 class _Tracker:

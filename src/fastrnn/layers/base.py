@@ -203,6 +203,12 @@ class Layer(ThreadCaches):
         """The mask (B, T) of this layer's output, given its input and the input's mask."""
         return mask if self.supports_masking else None
 
+    def _train_pair(self, shape):
+        """Lean (forward, backward) functions for Sequential's compiled train step on
+        inputs of exactly ``shape`` (batch included), or None: this layer then takes the
+        general path (the default)."""
+        return None
+
     def _check_input(self, x, rank):
         """Cheap checks before unchecked kernels: rank, feature size, C-int sizes."""
         if not isinstance(x, np.ndarray):

@@ -88,6 +88,10 @@ class Dense(Layer):
         dx = dz @ self.kernel.T
         return dx.reshape(lead + (self.kernel.shape[0],))
 
+    def _train_pair(self, shape):
+        # forward and backward are already lean; a subclass keeps the general path
+        return (self.forward, self.backward) if type(self) is Dense else None
+
     def get_config(self):
         cfg = super().get_config()
         cfg.update(units=self.units, activation=self.activation.name, use_bias=self.use_bias,

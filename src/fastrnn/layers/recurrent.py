@@ -274,6 +274,41 @@ class RNN(Layer):
             dxt = dxt[::-1]
         return np.ascontiguousarray(dxt.transpose(1, 0, 2))
 
+    def _train_pair(self, shape):
+        """Sequential's compiled train step: lean (forward, backward) functions for
+        inputs of exactly ``shape`` (B, T, I), or None where this layer needs the general
+        path (dropout, stateful, return_state, go_backwards).  They run the kernels of
+        ``forward(training=True)`` and ``backward`` over a workspace of their own and
+        skip the per-call checks, which the model does once for the shape.  forward
+        returns views of that workspace, valid until its next call."""
+        if (self.dropout or self.recurrent_dropout or self.stateful or self.return_state
+                or self.go_backwards or len(shape) != 3 or 0 in shape
+                or type(self).forward is not RNN.forward
+                or type(self).backward is not RNN.backward):
+            return None
+        B, T = shape[0], shape[1]
+        ws = self._allocate(T, B)
+        ws.update(mask=None, dropout=None, imask=None, rmask=None)
+        starts = [ws[name + "0"] for name in self.state_names]
+        no_states = [None] * len(self.state_names)
+        sequences = self.return_sequences
+        hs = ws["hs"]
+
+        def forward(x):
+            ws["xt"] = np.ascontiguousarray(x.transpose(1, 0, 2))
+            for start in starts:
+                start.fill(0)
+            self._kernel_forward(ws)
+            return hs[1:].transpose(1, 0, 2) if sequences else hs[T]
+
+        def backward(dy):
+            dyt = np.ascontiguousarray(dy.transpose(1, 0, 2)) if sequences else \
+                np.ascontiguousarray(dy)[None]
+            dxt = self._kernel_backward(ws, dyt, sequences, no_states)
+            self._grads_ws = ws
+            return dxt.transpose(1, 0, 2)
+        return forward, backward
+
     @property
     def _ws(self):
         """The workspace of this thread's last forward (for inspection in tests)."""
@@ -309,6 +344,9 @@ class RNN(Layer):
 
     def _run(self, kernel, ws, args, kwargs, forward):
         """Call a kernel pass, its row blocks on several threads when that pays."""
+        if _threads.get_num_threads() == 1:
+            kernel(*args, **kwargs)
+            return
         T, B = ws["xt"].shape[0], ws["xt"].shape[1]
         flops = 2.0 * T * B * self.units * self.gates * self.units
         _threads.run_rows(kernel, args, kwargs, B, flops, all_rows_first=forward)

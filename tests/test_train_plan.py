@@ -1,0 +1,238 @@
+"""Sequential's compiled train step (fastrnn._plan) against the general path.
+
+The plan runs the same kernels in the same order, so a model trained with it must end
+with bit-identical weights to one trained with plans turned off; and models it cannot
+serve (dropout, masks, stateful layers, sample weights, wrappers) must take the
+general path.
+"""
+import copy
+import threading
+
+import numpy as np
+import pytest
+
+import fastrnn
+from fastrnn import _plan
+from fastrnn.layers import GRU, LSTM, Dense, Embedding, Input, SimpleRNN
+from fastrnn.models import Sequential
+
+
+def _models(make, seed=7):
+    """Two identical compiled models (same initial weights)."""
+    fastrnn.utils.set_random_seed(seed)
+    a = make()
+    b = make()
+    b.set_weights(a.get_weights())
+    return a, b
+
+
+def _no_plans(monkeypatch):
+    monkeypatch.setattr(_plan, "build", lambda model, x: None)
+
+
+def _fit_both(monkeypatch, make, x, y, **fit):
+    """Weights and histories after fit with plans and with the general path."""
+    a, b = _models(make)
+    fastrnn.utils.set_random_seed(3)
+    ha = a.fit(x, y, verbose=0, **fit).history
+    with monkeypatch.context() as m:
+        _no_plans(m)
+        fastrnn.utils.set_random_seed(3)
+        hb = b.fit(x, y, verbose=0, **fit).history
+    return a, b, ha, hb
+
+
+def _assert_same(a, b, ha, hb):
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert ha == hb
+
+
+CASES = {
+    "simple": lambda: [SimpleRNN(6), Dense(1)],
+    "lstm": lambda: [LSTM(5), Dense(2)],
+    "gru": lambda: [GRU(5), Dense(1, activation="tanh")],
+    "gru-reset-before": lambda: [GRU(4, reset_after=False), Dense(1)],
+    "stacked": lambda: [LSTM(5, return_sequences=True), GRU(4, return_sequences=True),
+                        SimpleRNN(3), Dense(1)],
+    "sequences-dense": lambda: [SimpleRNN(4, return_sequences=True), Dense(2)],
+    "relu-no-bias": lambda: [SimpleRNN(4, activation="relu", use_bias=False), Dense(1)],
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fit_with_plans_equals_general_path(monkeypatch, rng, case, dtype):
+    fastrnn.config.set_floatx(dtype)
+    T, I = 5, 3
+    x = rng.normal(size=(37, T, I))
+    last = 2 if case == "sequences-dense" else (2 if case == "lstm" else 1)
+    y = rng.normal(size=(37, T, last) if case == "sequences-dense" else (37, last))
+
+    def make():
+        model = Sequential([Input(shape=(T, I))] + CASES[case]())
+        model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
+        return model
+    # batch 8: four full batches and a last one of 5 (two plans), shuffled
+    a, b, ha, hb = _fit_both(monkeypatch, make, x, y, epochs=3, batch_size=8)
+    _assert_same(a, b, ha, hb)
+    assert len(a._plans.plans) == 2
+    assert all(plan is not None for _, plan in a._plans.plans.values())
+
+
+def test_seed_program_plan_matches(monkeypatch):
+    """The seed program (2-D X, trailing axis added) with plans equals without."""
+    X = np.sin(np.linspace(0, 50, 500)).reshape(-1, 1)
+    y = np.cos(np.linspace(0, 50, 500)).reshape(-1, 1)
+
+    def make():
+        model = Sequential()
+        model.add(SimpleRNN(10, input_shape=(1, 1)))
+        model.add(Dense(1))
+        model.compile(optimizer="rmsprop", loss="mse")
+        return model
+    a, b, ha, hb = _fit_both(monkeypatch, make, X, y, epochs=4)
+    _assert_same(a, b, ha, hb)
+
+
+def test_train_on_batch_uses_plan_and_matches(monkeypatch, rng):
+    x = rng.normal(size=(9, 4, 2)).astype(np.float32)
+    y = rng.normal(size=(9, 1)).astype(np.float32)
+
+    def make():
+        model = Sequential([Input(shape=(4, 2)), LSTM(3), Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+        return model
+    a, b = _models(make)
+    la = [a.train_on_batch(x, y) for _ in range(3)]
+    with monkeypatch.context() as m:
+        _no_plans(m)
+        lb = [b.train_on_batch(x, y) for _ in range(3)]
+    assert la == lb
+    _assert_same(a, b, {}, {})
+    assert a._plans.plans[(x.shape, x.dtype)][1] is not None
+
+
+@pytest.mark.parametrize("layers, kwargs", [
+    (lambda: [SimpleRNN(4, dropout=0.3), Dense(1)], {}),
+    (lambda: [LSTM(4, recurrent_dropout=0.3), Dense(1)], {}),
+    (lambda: [GRU(4, go_backwards=True), Dense(1)], {}),
+    (lambda: [SimpleRNN(4), fastrnn.layers.Dropout(0.5), Dense(1)], {}),
+], ids=["dropout", "recurrent-dropout", "go-backwards", "dropout-layer"])
+def test_layers_that_need_the_general_path(rng, layers, kwargs):
+    x = rng.normal(size=(12, 4, 2)).astype(np.float32)
+    y = rng.normal(size=(12, 1)).astype(np.float32)
+    model = Sequential([Input(shape=(4, 2))] + layers())
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, epochs=1, batch_size=6, verbose=0, **kwargs)
+    assert [plan for _, plan in model._plans.plans.values()] == [None]
+
+
+def test_stateful_and_masked_models_take_the_general_path(rng):
+    ids = rng.integers(1, 9, size=(8, 5))
+    ids[:, -2:] = 0
+    y = rng.normal(size=(8, 1)).astype(np.float32)
+    masked = Sequential([Embedding(10, 3, mask_zero=True), LSTM(4), Dense(1)])
+    masked.compile(optimizer="sgd", loss="mse")
+    masked.fit(ids, y, epochs=1, batch_size=4, verbose=0)
+    assert [plan for _, plan in masked._plans.plans.values()] == [None]
+
+    x = rng.normal(size=(8, 3, 2)).astype(np.float32)
+    stateful = Sequential([Input(shape=(3, 2), batch_size=4), SimpleRNN(3, stateful=True),
+                           Dense(1)])
+    stateful.compile(optimizer="sgd", loss="mse")
+    stateful.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    assert stateful.layers[0]._carry is not None          # the state was carried
+    assert [plan for _, plan in stateful._plans.plans.values()] == [None]
+
+
+def test_sample_weights_take_the_general_path(monkeypatch, rng):
+    x = rng.normal(size=(10, 3, 2)).astype(np.float32)
+    y = rng.normal(size=(10, 1)).astype(np.float32)
+    sw = rng.uniform(0.1, 2.0, size=10)
+    calls = []
+    real = _plan.PlanCache.get
+    monkeypatch.setattr(_plan.PlanCache, "get",
+                        lambda self, model, xb: calls.append(1) or real(self, model, xb))
+    model = Sequential([Input(shape=(3, 2)), GRU(3), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, sample_weight=sw, epochs=1, batch_size=5, verbose=0)
+    assert calls == []
+
+
+def test_trainable_change_and_recompile_rebuild_the_plan(rng):
+    x = rng.normal(size=(6, 3, 2)).astype(np.float32)
+    y = rng.normal(size=(6, 1)).astype(np.float32)
+    model = Sequential([Input(shape=(3, 2)), SimpleRNN(3), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.train_on_batch(x, y)
+    first = model._plans.plans[(x.shape, x.dtype)][1]
+    rnn = model.layers[0]
+    rnn.trainable = False
+    with pytest.raises(ValueError, match="built for 5 variables"):    # as without plans
+        model.train_on_batch(x, y)
+    model.compile(optimizer="sgd", loss="mse")       # Keras: compile again after it
+    frozen = [w.copy() for w in rnn.weights]
+    dense_before = model.layers[1].kernel.copy()
+    model.train_on_batch(x, y)
+    for w, f in zip(rnn.weights, frozen):
+        np.testing.assert_array_equal(w, f)                  # frozen layer untouched
+    assert not np.array_equal(model.layers[1].kernel, dense_before)
+    second = model._plans.plans[(x.shape, x.dtype)][1]
+    assert second is not first and len(second.variables) == 2
+    model.compile(optimizer="adam", loss="mae")
+    model.train_on_batch(x, y)
+    third = model._plans.plans[(x.shape, x.dtype)][1]
+    assert third is not second and third.optimizer is model.optimizer \
+        and third.loss is model.loss
+
+
+def test_state_grads_after_a_planned_step(rng):
+    x = rng.normal(size=(4, 3, 2)).astype(np.float32)
+    y = rng.normal(size=(4, 1)).astype(np.float32)
+    model = Sequential([Input(shape=(3, 2)), LSTM(3), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.train_on_batch(x, y)
+    grads = model.layers[0].state_grads
+    assert len(grads) == 2 and grads[0].shape == (4, 3) and np.any(grads[0] != 0)
+
+
+def test_deepcopy_after_fit_trains_independently(rng):
+    x = rng.normal(size=(8, 3, 2)).astype(np.float32)
+    y = rng.normal(size=(8, 1)).astype(np.float32)
+    model = Sequential([Input(shape=(3, 2)), GRU(3), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, epochs=1, verbose=0)
+    twin = copy.deepcopy(model)
+    before = [w.copy() for w in model.get_weights()]
+    twin.fit(x, y, epochs=2, verbose=0)
+    for w, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(w, b)                   # the original is untouched
+    assert any(not np.array_equal(w, b) for w, b in zip(twin.get_weights(), before))
+
+
+def test_plans_are_per_thread(rng):
+    x = rng.normal(size=(5, 3, 2)).astype(np.float32)
+    y = rng.normal(size=(5, 1)).astype(np.float32)
+    model = Sequential([Input(shape=(3, 2)), SimpleRNN(3), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.train_on_batch(x, y)
+    seen = []
+    worker = threading.Thread(target=lambda: (model.train_on_batch(x, y),
+                                              seen.append(len(model._plans.plans))))
+    worker.start()
+    worker.join()
+    assert seen == [1] and len(model._plans.plans) == 1
+
+
+def test_bad_inputs_still_raise_with_plans(rng):
+    model = Sequential([Input(shape=(3, 2)), SimpleRNN(3), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    y = np.zeros((4, 1), np.float32)
+    with pytest.raises(ValueError, match="NaN"):
+        model.train_on_batch(np.full((4, 3, 2), np.nan, np.float32), y)
+    with pytest.raises(ValueError):
+        model.train_on_batch(np.zeros((4, 3, 5), np.float32), y)
+    model.train_on_batch(np.zeros((4, 3, 2), np.float32), y)
+    with pytest.raises(ValueError):
+        model.train_on_batch(np.zeros((4, 3, 2), np.float32), np.zeros((3, 1), np.float32))
