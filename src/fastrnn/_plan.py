@@ -30,6 +30,7 @@ class TrainPlan:
         trained = [layer for layer in model.layers if layer.trainable]
         self.variables = [w for layer in trained for w in layer.weights]
         self.grads = [g for layer in trained for g in layer.grads]
+        self.validated = None          # the optimizer's check of these lists
 
     def __call__(self, x, y):
         """One optimizer step on (x, y); returns (loss, predictions, None)."""
@@ -39,7 +40,9 @@ class TrainPlan:
         loss, dy = self.loss.value_and_grad(y, out)
         for backward in self.backwards:
             dy = backward(dy)
-        self.optimizer.apply(self.grads, self.variables)
+        if not self.optimizer._apply_again(self.validated):
+            self.optimizer.apply(self.grads, self.variables)
+            self.validated = self.optimizer._validated
         return loss, out, None
 
 

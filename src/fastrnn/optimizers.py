@@ -296,6 +296,17 @@ class Optimizer:
         self._validated = None if missing or not views else (key, work, variables, grads)
         self._step(work)
 
+    def _apply_again(self, validated):
+        """Repeat the last ``apply`` over the same lists of the same arrays (the compiled
+        train step owns its lists and passes them unchanged): ``validated`` is the
+        ``_validated`` entry that apply left.  Returns False and does nothing when that
+        entry is no longer current; the caller then calls apply."""
+        if validated is None or self._validated is not validated or not self.built:
+            return False
+        self._ensure_slots()
+        self._step(validated[1])
+        return True
+
     def _table_rule(self, scalars):
         """(kind, three slot names or None, four parameters, flag) for _optim.step_table."""
         raise NotImplementedError

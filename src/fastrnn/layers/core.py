@@ -68,10 +68,7 @@ class Dense(Layer):
                              f"{self.kernel.shape[0]}), got shape {x.shape}.")
         lead = x.shape[:-1]
         x2 = x.reshape(-1, x.shape[-1])
-        z = x2 @ self.kernel
-        if self.use_bias:
-            z += self.bias
-        y = self.activation.forward(z)
+        y = self._forward_rows(x2)
         # for backward, per thread: (lead shape, x as (rows, I), y as (rows, units))
         self._tls.dense = (lead, x2, y)
         return y.reshape(lead + (self.units,))
@@ -81,16 +78,42 @@ class Dense(Layer):
         if cache is None:
             raise RuntimeError(f"Layer {self.name!r}: backward needs a forward pass first.")
         lead, x2, y = cache
-        dz = self.activation.backward(dy.reshape(y.shape), y)
-        np.matmul(x2.T, dz, out=self.grads[0])
-        if self.use_bias:
-            np.add.reduce(dz, axis=0, out=self.grads[1])     # = dz.sum(0), fewer layers
-        dx = dz @ self.kernel.T
+        dx = self._backward_rows(x2, y, dy.reshape(y.shape))
         return dx.reshape(lead + (self.kernel.shape[0],))
 
+    def _forward_rows(self, x2):
+        """x2 (rows, I) -> y (rows, units).  (np.dot: for 2-D operands it is matmul with
+        less per-call overhead, which small models feel.)"""
+        z = np.dot(x2, self.kernel)
+        if self.use_bias:
+            z += self.bias
+        return self.activation.forward(z)
+
+    def _backward_rows(self, x2, y, dy2):
+        """Fill the gradients from x2 (rows, I), y and dy2 (rows, units); -> dx (rows, I)."""
+        dz = self.activation.backward(dy2, y)
+        np.dot(x2.T, dz, out=self.grads[0])
+        if self.use_bias:
+            np.add.reduce(dz, axis=0, out=self.grads[1])     # = dz.sum(0), fewer layers
+        return np.dot(dz, self.kernel.T)
+
     def _train_pair(self, shape):
-        # forward and backward are already lean; a subclass keeps the general path
-        return (self.forward, self.backward) if type(self) is Dense else None
+        if type(self) is not Dense:          # a subclass keeps the general path
+            return None
+        lead, flat = tuple(shape[:-1]), len(shape) == 2
+        saved = []
+
+        def forward(x):
+            x2 = x if flat else x.reshape(-1, x.shape[-1])
+            y = self._forward_rows(x2)
+            saved[:] = (x2, y)
+            return y if flat else y.reshape(lead + (self.units,))
+
+        def backward(dy):
+            x2, y = saved
+            dx = self._backward_rows(x2, y, dy if flat else dy.reshape(y.shape))
+            return dx if flat else dx.reshape(lead + (x2.shape[1],))
+        return forward, backward
 
     def get_config(self):
         cfg = super().get_config()

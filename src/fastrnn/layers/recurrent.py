@@ -344,11 +344,11 @@ class RNN(Layer):
 
     def _run(self, kernel, ws, args, kwargs, forward):
         """Call a kernel pass, its row blocks on several threads when that pays."""
-        if _threads.get_num_threads() == 1:
-            kernel(*args, **kwargs)
-            return
         T, B = ws["xt"].shape[0], ws["xt"].shape[1]
         flops = 2.0 * T * B * self.units * self.gates * self.units
+        if _threads.get_num_threads() == 1 or flops < 2 * _threads.MIN_BLOCK_FLOPS:
+            kernel(*args, **kwargs)          # one block: no split (run_rows's rule)
+            return
         _threads.run_rows(kernel, args, kwargs, B, flops, all_rows_first=forward)
 
     def _bias_grad(self, ws):
