@@ -236,3 +236,30 @@ def test_bad_inputs_still_raise_with_plans(rng):
     model.train_on_batch(np.zeros((4, 3, 2), np.float32), y)
     with pytest.raises(ValueError):
         model.train_on_batch(np.zeros((4, 3, 2), np.float32), np.zeros((3, 1), np.float32))
+
+
+def test_plan_after_an_outside_optimizer_apply(monkeypatch, rng):
+    """An apply of the user's between two planned steps replaces the optimizer's cached
+    validation; the plan then validates again and the steps stay those of the general
+    path."""
+    x = rng.normal(size=(6, 3, 2)).astype(np.float32)
+    y = rng.normal(size=(6, 1)).astype(np.float32)
+
+    def make():
+        model = Sequential([Input(shape=(3, 2)), SimpleRNN(3), Dense(1)])
+        model.compile(optimizer="rmsprop", loss="mse")
+        return model
+
+    def run(model):
+        model.train_on_batch(x, y)
+        grads = [np.full_like(w, 0.01) for w in model.get_weights()]
+        model.optimizer.apply(grads, model.weights)
+        model.train_on_batch(x, y)
+        model.train_on_batch(x, y)
+    a, b = _models(make)
+    run(a)
+    with monkeypatch.context() as m:
+        _no_plans(m)
+        run(b)
+    _assert_same(a, b, {}, {})
+    assert a.optimizer.iterations == 4
