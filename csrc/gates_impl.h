@@ -16,15 +16,20 @@ FR_ROW FR(lstm_fwd_row)(T *restrict zr, const T *restrict b, const T *restrict c
      * vectorizable) even under -fwrapv, which Python's build flags add. */
     T *zi = zr, *zf = zr + H, *zg = zr + 2 * H, *zo = zr + 3 * H;
     const T *bi = b, *bf = b + H, *bg = b + 2 * H, *bo = b + 3 * H;
+    /* Two passes, the gates then the cell: in one, each unit would be a chain of two
+     * activations in a row (a gate, then act of the new cell), longer than the
+     * out-of-order window covers; split, the iterations of each pass are independent
+     * (about 1.2x faster on W5's shapes).  The gates pass through z, in L1. */
     for (int j = 0; j < H; j++) {
-        T i = FR(fr_act)(zi[j] + bi[j], ract);
-        T f = FR(fr_act)(zf[j] + bf[j], ract);
-        T g = FR(fr_act)(zg[j] + bg[j], act);
-        T o = FR(fr_act)(zo[j] + bo[j], ract);
-        T cn = f * cp[j] + i * g;
+        zi[j] = FR(fr_act)(zi[j] + bi[j], ract);
+        zf[j] = FR(fr_act)(zf[j] + bf[j], ract);
+        zg[j] = FR(fr_act)(zg[j] + bg[j], act);
+        zo[j] = FR(fr_act)(zo[j] + bo[j], ract);
+    }
+    for (int j = 0; j < H; j++) {
+        T cn = zf[j] * cp[j] + zi[j] * zg[j];
         T a = FR(fr_act)(cn, act);
-        zi[j] = i; zf[j] = f; zg[j] = g; zo[j] = o;
-        cr[j] = cn; ar[j] = a; hr[j] = o * a;
+        cr[j] = cn; ar[j] = a; hr[j] = zo[j] * a;
     }
 }
 
@@ -81,11 +86,14 @@ FR_ROW FR(gru_fwd_row)(T *restrict xr, T *restrict mr, const T *restrict brec,
     if (brec) {
         for (int j = 0; j < 3 * H; j++) mr[j] += brec[j];
     }
+    for (int j = 0; j < H; j++) {       /* two passes, as in lstm_fwd_row */
+        xz[j] = FR(fr_act)(xz[j] + mz[j], ract);
+        xrg[j] = FR(fr_act)(xrg[j] + mrg[j], ract);
+    }
     for (int j = 0; j < H; j++) {
-        T z = FR(fr_act)(xz[j] + mz[j], ract);
-        T rg = FR(fr_act)(xrg[j] + mrg[j], ract);
-        T hh = FR(fr_act)(xh[j] + rg * mhh[j], act);
-        xz[j] = z; xrg[j] = rg; xh[j] = hh;
+        T z = xz[j];
+        T hh = FR(fr_act)(xh[j] + xrg[j] * mhh[j], act);
+        xh[j] = hh;
         hr[j] = z * hp[j] + ((T)1 - z) * hh;
     }
 }
