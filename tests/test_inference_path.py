@@ -116,3 +116,54 @@ def test_lean_kernels_refuse_buffers_of_the_wrong_shape():
     with pytest.raises(ValueError, match="shapes"):
         _gru.infer_reset_after(x, W3, U3, b3, hs, np.zeros((1, B, 3 * H), f),
                                np.zeros((1, B - 1, 3 * H), f), 1, 2)
+
+
+@pytest.mark.parametrize("T", [1, 4, 7])
+def test_two_slot_states_equal_all_steps(T, rng):
+    """The lean kernels take 2-slot state buffers (step t in slot t % 2): the final
+    state equals the one of a (T + 1)-slot run; other slot counts are refused."""
+    from fastrnn._ext import _gru, _lstm
+    B, I, H = 5, 3, 8
+    f = np.float32
+    x = rng.normal(size=(T, B, I)).astype(f)
+    W, U = rng.normal(0, 0.3, (I, 4 * H)).astype(f), rng.normal(0, 0.3, (H, 4 * H)).astype(f)
+    b = rng.normal(0, 0.1, 4 * H).astype(f)
+    h0, c0 = rng.normal(size=(B, H)).astype(f), rng.normal(size=(B, H)).astype(f)
+    scratch = lambda: (np.zeros((1, B, 4 * H), f), np.zeros((1, B, H), f),
+                       np.zeros((B, I + H), f))
+    runs = {}
+    for slots in (T + 1, 2):
+        hs, cs = np.zeros((slots, B, H), f), np.zeros((slots, B, H), f)
+        hs[0], cs[0] = h0, c0
+        _lstm.infer(x, W, U, b, hs, cs, *scratch(), 1, 2)
+        runs[slots] = (hs[T % slots].copy(), cs[T % slots].copy())
+    for a, c in zip(runs[T + 1], runs[2]):
+        np.testing.assert_array_equal(a, c)
+    with pytest.raises(ValueError, match="shapes"):
+        _lstm.infer(x, W, U, b, np.zeros((3, B, H), f), np.zeros((2, B, H), f), *scratch(),
+                    1, 2)                                     # 3 slots: neither T + 1 nor 2
+    W3, U3 = W[:, :3 * H].copy(), U[:, :3 * H].copy()
+    b3 = rng.normal(0, 0.1, (2, 3 * H)).astype(f)
+    finals = []
+    for slots in (T + 1, 2):
+        hs = np.zeros((slots, B, H), f)
+        hs[0] = h0
+        _gru.infer_reset_after(x, W3, U3, b3, hs, np.zeros((1, B, 3 * H), f),
+                               np.zeros((1, B, 3 * H), f), 1, 2)
+        finals.append(hs[T % slots].copy())
+    np.testing.assert_array_equal(finals[0], finals[1])
+
+
+@pytest.mark.parametrize("cell", [LSTM, GRU])
+def test_inference_keeps_two_state_slots(cell, rng):
+    """Without return_sequences, inference keeps only two steps of state (not T + 1)."""
+    layer = cell(16)
+    x = rng.normal(size=(4, 50, 3)).astype(np.float32)
+    layer(x)
+    (ws,) = layer._workspaces.values()
+    assert ws["hs"].shape == (2, 4, 16)
+    assert cell is GRU or ws["cs"].shape == (2, 4, 16)
+    seq = cell(16, return_sequences=True)
+    seq(x)
+    (ws,) = seq._workspaces.values()
+    assert ws["hs"].shape == (51, 4, 16)

@@ -121,16 +121,20 @@ def infer_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
     scratch: per step xg = x_t W + b_in and mh = h_{t-1} U (W and U packed once per
     call), so the gates of all steps never go through memory.  Rows [r0, r1) as in
     forward_reset_after; project is accepted for the row-block driver and has no effect
-    (every block projects its own rows step by step)."""
+    (every block projects its own rows step by step).  hs may have 2 slots instead of
+    T + 1: the state of step t then lives in slot t % 2 (the final one in slot T % 2)."""
     cdef int T = x.shape[0], I = x.shape[2], H = U.shape[0], G = 3 * H
     cdef int t, nb = (x.shape[1] if r1 < 0 else r1) - r0
+    cdef int nh = hs.shape[0]                       # T + 1 slots, or 2 (t % 2)
+    cdef floating *h_prev
+    cdef floating *h_next
     cdef const unsigned char *m
     cdef float *PW = NULL
     cdef float *PU = NULL
     if nb <= 0:
         return
     if (xg.shape[1] < r0 + nb or mh.shape[1] < r0 + nb or xg.shape[2] != G
-            or mh.shape[2] != G or hs.shape[0] != T + 1):
+            or mh.shape[2] != G or (nh != T + 1 and nh != 2)):
         raise ValueError("_gru.infer_reset_after: buffer shapes do not match the inputs")
     with nogil:
         PW = pack_recurrent(&W[0, 0], I, G, G, False, T, nb)
@@ -139,13 +143,13 @@ def infer_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
             rec_gemm(False, nb, G, I, &x[t, r0, 0], I, &W[0, 0], G, PW, <floating> 0,
                      &xg[0, r0, 0], G)
             bias_act(&xg[0, r0, 0], &b[0, 0], nb, G, LINEAR)
-            rec_gemm(False, nb, G, H, &hs[t, r0, 0], H, &U[0, 0], G, PU, <floating> 0,
+            h_prev, h_next = &hs[t % nh, r0, 0], &hs[(t + 1) % nh, r0, 0]
+            rec_gemm(False, nb, G, H, h_prev, H, &U[0, 0], G, PU, <floating> 0,
                      &mh[0, r0, 0], G)
-            gru_fwd(&xg[0, r0, 0], &mh[0, r0, 0], &b[1, 0], &hs[t, r0, 0], &hs[t + 1, r0, 0],
-                    nb, H, act, ract)
+            gru_fwd(&xg[0, r0, 0], &mh[0, r0, 0], &b[1, 0], h_prev, h_next, nb, H, act, ract)
             m = mask_row(mask, t)
             if m != NULL:
-                keep_rows(&hs[t + 1, r0, 0], &hs[t, r0, 0], m + r0, nb, H)
+                keep_rows(h_next, h_prev, m + r0, nb, H)
         free(PW)
         free(PU)
 

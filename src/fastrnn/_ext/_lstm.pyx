@@ -171,13 +171,20 @@ def infer(const floating[:, :, ::1] x, const floating[:, ::1] W,
     product [x_t, h_{t-1}] (B, I + H) times [W; U] (I + H, 4H), packed once per call.
     Rows [r0, r1) as in forward; project is accepted for the row-block driver and has
     no effect (every block projects its own rows step by step).  every_step: z and ac
-    are (T, B, .) and keep every step's gates, as forward leaves them for backward."""
+    are (T, B, .) and keep every step's gates, as forward leaves them for backward.
+    hs and cs may each have 2 slots instead of T + 1: the state of step t then lives in
+    slot t % 2 (the final state in slot T % 2), for inference that needs only the last."""
     cdef int T = x.shape[0], I = x.shape[2], H = U.shape[0]
     cdef int G = 4 * H, K = I + H
     cdef int t, r, s, nb = (x.shape[1] if r1 < 0 else r1) - r0
+    cdef int nh = hs.shape[0], nc = cs.shape[0]     # T + 1 slots, or 2 (t % 2)
     cdef const unsigned char *m
     cdef float *P = NULL
     cdef floating *WU
+    cdef floating *h_prev
+    cdef floating *h_next
+    cdef floating *c_prev
+    cdef floating *c_next
     # training (every_step) packs by all B rows, as forward decided: its projection is
     # not done elsewhere, so a small row block must not fall back to two products
     cdef int rows = x.shape[1] if every_step else nb
@@ -186,7 +193,8 @@ def infer(const floating[:, :, ::1] x, const floating[:, ::1] W,
     if (z.shape[0] < (T if every_step else 1) or ac.shape[0] < z.shape[0]
             or z.shape[1] < r0 + nb or ac.shape[1] < r0 + nb or xh.shape[0] < r0 + nb
             or z.shape[2] != G or ac.shape[2] != H or xh.shape[1] != K
-            or hs.shape[0] != T + 1 or cs.shape[0] != T + 1):
+            or (nh != T + 1 and nh != 2) or (nc != T + 1 and nc != 2)
+            or (every_step and (nh != T + 1 or nc != T + 1))):
         raise ValueError("_lstm.infer: buffer shapes do not match the inputs")
     with nogil:
         if floating is float and packing_pays(T, rows):
@@ -199,19 +207,20 @@ def infer(const floating[:, :, ::1] x, const floating[:, ::1] W,
                 free(WU)
         for t in range(T):
             s = t if every_step else 0          # the slot of this step's gates
+            h_prev, h_next = &hs[t % nh, r0, 0], &hs[(t + 1) % nh, r0, 0]
+            c_prev, c_next = &cs[t % nc, r0, 0], &cs[(t + 1) % nc, r0, 0]
             if P != NULL:
                 for r in range(r0, r0 + nb):
                     memcpy(&xh[r, 0], &x[t, r, 0], I * sizeof(floating))
-                    memcpy(&xh[r, I], &hs[t, r, 0], H * sizeof(floating))
+                    memcpy(&xh[r, I], h_prev + <long> (r - r0) * H, H * sizeof(floating))
                 rec_gemm(False, nb, G, K, &xh[r0, 0], K, &W[0, 0], G, P, <floating> 0,
                          &z[s, r0, 0], G)
             else:
                 gemm(False, False, nb, G, I, <floating> 1, &x[t, r0, 0], I, &W[0, 0], G,
                      <floating> 0, &z[s, r0, 0], G)
-                gemm(False, False, nb, G, H, <floating> 1, &hs[t, r0, 0], H, &U[0, 0], G,
+                gemm(False, False, nb, G, H, <floating> 1, h_prev, H, &U[0, 0], G,
                      <floating> 1, &z[s, r0, 0], G)
             m = mask_row(mask, t)
-            gates_step(&z[s, r0, 0], &b[0], &cs[t, r0, 0], &cs[t + 1, r0, 0], &ac[s, r0, 0],
-                       &hs[t, r0, 0], &hs[t + 1, r0, 0], NULL if m == NULL else m + r0, nb, H,
-                       act, ract)
+            gates_step(&z[s, r0, 0], &b[0], c_prev, c_next, &ac[s, r0, 0], h_prev, h_next,
+                       NULL if m == NULL else m + r0, nb, H, act, ract)
         free(P)

@@ -18,6 +18,17 @@ _MAX_WORKSPACES = 8
 _MAX_PENDING = 64          # threads whose last forward awaits its backward
 
 
+def _state_slots(layer, T):
+    """Slots of a lean inference kernel's state buffer: every step's state (T + 1) when
+    the layer returns sequences, else two used in turn (step t in slot t % 2)."""
+    return T + 1 if layer.return_sequences else 2
+
+
+def _last(states, T):
+    """The state after step T of a (T + 1)- or 2-slot state buffer."""
+    return states[T % states.shape[0]]
+
+
 class RNN(Layer):
     """Shared machinery of SimpleRNN, LSTM and GRU.
 
@@ -192,7 +203,7 @@ class RNN(Layer):
             self._carry = self._final_states(ws)
         hs = ws["hs"]
         out = np.ascontiguousarray(hs[1:].transpose(1, 0, 2)) if self.return_sequences \
-            else hs[T].copy()
+            else _last(hs, T).copy()
         if self.return_state:
             return [out] + self._final_states(ws)
         return out
@@ -237,7 +248,7 @@ class RNN(Layer):
             ws[name + "0"][...] = value
 
     def _final_states(self, ws):
-        return [ws["hs"][-1].copy()]
+        return [_last(ws["hs"], ws["xt"].shape[0]).copy()]
 
     def _inference_kernel(self, ws):
         """The forward pass of an inference call: the lean kernel where the cell has one."""
@@ -428,18 +439,20 @@ class LSTM(RNN):
 
     def _allocate(self, T, B, infer=False):
         H, I, dt = self.units, self.kernel.shape[0], self.dtype
-        hs, cs = np.zeros((T + 1, B, H), dt), np.zeros((T + 1, B, H), dt)
         if infer:       # one step's gates: _lstm.infer keeps none for a backward
+            hs, cs = np.zeros((_state_slots(self, T), B, H), dt), np.zeros((2, B, H), dt)
             return {"hs": hs, "cs": cs, "h0": hs[0], "c0": cs[0],
                     "z": np.empty((1, B, 4 * H), dt), "ac": np.empty((1, B, H), dt),
                     "xh": np.empty((B, I + H), dt)}
+        hs, cs = np.zeros((T + 1, B, H), dt), np.zeros((T + 1, B, H), dt)
         return {"hs": hs, "cs": cs, "h0": hs[0], "c0": cs[0], "xh": np.empty((B, I + H), dt),
                 "z": np.empty((T, B, 4 * H), dt), "ac": np.empty((T, B, H), dt),
                 "dx": np.empty((T, B, I), dt), "dh0": np.empty((B, H), dt),
                 "dc0": np.empty((B, H), dt), "db": np.empty(4 * H, dt)}
 
     def _final_states(self, ws):
-        return [ws["hs"][-1].copy(), ws["cs"][-1].copy()]
+        T = ws["xt"].shape[0]
+        return [_last(ws["hs"], T).copy(), _last(ws["cs"], T).copy()]
 
     def _kernel_forward(self, ws):
         self._run(_lstm.forward, ws, (ws["xt"], self.kernel, self.recurrent_kernel, self.bias,
@@ -497,10 +510,11 @@ class GRU(RNN):
 
     def _allocate(self, T, B, infer=False):
         H, I, dt = self.units, self.kernel.shape[0], self.dtype
-        hs = np.zeros((T + 1, B, H), dt)
         if infer and self.reset_after:   # one step's gates: kept for no backward
+            hs = np.zeros((_state_slots(self, T), B, H), dt)
             return {"hs": hs, "h0": hs[0], "xg": np.empty((1, B, 3 * H), dt),
                     "mh": np.empty((1, B, 3 * H), dt)}
+        hs = np.zeros((T + 1, B, H), dt)
         ws = {"hs": hs, "h0": hs[0], "xg": np.empty((T, B, 3 * H), dt),
               "dx": np.empty((T, B, I), dt), "dh0": np.empty((B, H), dt),
               "db": np.empty(self._bias_shape(), dt)}
