@@ -118,7 +118,7 @@ def test_lean_kernels_refuse_buffers_of_the_wrong_shape():
                                np.zeros((1, B - 1, 3 * H), f), 1, 2)
 
 
-@pytest.mark.parametrize("T", [1, 4, 7])
+@pytest.mark.parametrize("T", [3, 4, 7])
 def test_two_slot_states_equal_all_steps(T, rng):
     """The lean kernels take 2-slot state buffers (step t in slot t % 2): the final
     state equals the one of a (T + 1)-slot run; other slot counts are refused."""
@@ -167,3 +167,14 @@ def test_inference_keeps_two_state_slots(cell, rng):
     seq(x)
     (ws,) = seq._workspaces.values()
     assert ws["hs"].shape == (51, 4, 16)
+
+
+def test_toggling_return_sequences_after_inference(rng):
+    """The inference workspace's slot count follows return_sequences."""
+    layer = LSTM(5)
+    x = rng.normal(size=(3, 6, 2)).astype(np.float32)
+    last = layer(x)
+    layer.return_sequences = True
+    seq = layer(x)
+    assert seq.shape == (3, 6, 5)
+    np.testing.assert_array_equal(seq[:, -1], last)

@@ -48,6 +48,19 @@ def _assert_same(a, b, ha, hb):
     assert ha == hb
 
 
+def _steps_both(monkeypatch, make, x, y, steps=3):
+    """Two identical models after ``steps`` train_on_batch calls, with plans and with
+    the general path; asserts equal losses and weights, returns the planned model."""
+    a, b = _models(make)
+    la = [a.train_on_batch(x, y) for _ in range(steps)]
+    with monkeypatch.context() as m:
+        _no_plans(m)
+        lb = [b.train_on_batch(x, y) for _ in range(steps)]
+    assert la == lb
+    _assert_same(a, b, {}, {})
+    return a
+
+
 CASES = {
     "simple": lambda: [SimpleRNN(6), Dense(1)],
     "lstm": lambda: [LSTM(5), Dense(2)],
@@ -103,13 +116,7 @@ def test_train_on_batch_uses_plan_and_matches(monkeypatch, rng):
         model = Sequential([Input(shape=(4, 2)), LSTM(3), Dense(1)])
         model.compile(optimizer="adam", loss="mse")
         return model
-    a, b = _models(make)
-    la = [a.train_on_batch(x, y) for _ in range(3)]
-    with monkeypatch.context() as m:
-        _no_plans(m)
-        lb = [b.train_on_batch(x, y) for _ in range(3)]
-    assert la == lb
-    _assert_same(a, b, {}, {})
+    a = _steps_both(monkeypatch, make, x, y)
     assert a._plans.plans[(x.shape, x.dtype)][1] is not None
 
 
@@ -263,3 +270,136 @@ def test_plan_after_an_outside_optimizer_apply(monkeypatch, rng):
         run(b)
     _assert_same(a, b, {}, {})
     assert a.optimizer.iterations == 4
+
+
+def test_optimizer_with_its_own_apply_runs_it_every_step(monkeypatch, rng):
+    """An optimizer subclass whose apply changes the gradients is called on every
+    planned step (the repeat shortcut is only for the library's own apply)."""
+    x = rng.normal(size=(6, 3, 2)).astype(np.float32)
+    y = rng.normal(size=(6, 1)).astype(np.float32)
+    calls = []
+
+    class HalfSGD(fastrnn.optimizers.SGD):
+        def apply(self, grads, variables):
+            calls.append(1)
+            super().apply([g * 0.5 for g in grads], variables)
+
+    def make():
+        model = Sequential([Input(shape=(3, 2)), SimpleRNN(3), Dense(1)])
+        model.compile(optimizer=HalfSGD(learning_rate=0.1), loss="mse")
+        return model
+    _steps_both(monkeypatch, make, x, y, steps=4)
+    assert len(calls) == 8
+
+
+def test_mixed_dtypes_train(monkeypatch, rng):
+    """Dense layers of different dtypes train as on the general path (the plan steps
+    aside; the shared row functions keep matmul's casting)."""
+    x = rng.normal(size=(8, 4))
+    y = rng.normal(size=(8, 1))
+
+    def make():
+        model = Sequential([Input(shape=(4,)), Dense(3), Dense(1, dtype="float64")])
+        model.compile(optimizer="sgd", loss="mse")
+        return model
+    _steps_both(monkeypatch, make, x, y)
+    dense = Dense(2)
+    dense.build((3,))
+    out = dense.forward(np.ones((4, 3), np.float32))
+    assert dense.backward(np.ones_like(out, dtype=np.float64)).shape == (4, 3)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_recurrent_last_layer_gives_fresh_predictions(monkeypatch, rng, dtype):
+    """With a recurrent layer last, the loss and the metrics get a fresh C-ordered array
+    every step (as on the general path), so the losses agree bit for bit."""
+    fastrnn.config.set_floatx(dtype)
+    x = rng.normal(size=(12, 5, 3))
+    y = (rng.random(size=(12, 5, 4)) < 0.5).astype(dtype)
+    kept = []
+
+    def make():
+        model = Sequential([Input(shape=(5, 3)), GRU(4, return_sequences=True,
+                                                      activation="sigmoid")])
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        return model
+    a, b = _models(make)
+    real = a.loss.value_and_grad
+    monkeypatch.setattr(a.loss, "value_and_grad",
+                        lambda yt, yp, **kw: (kept.append(yp), real(yt, yp, **kw))[1])
+    la = [a.train_on_batch(x, y) for _ in range(3)]
+    monkeypatch.undo()
+    with monkeypatch.context() as m:
+        _no_plans(m)
+        lb = [b.train_on_batch(x, y) for _ in range(3)]
+    assert la == lb
+    _assert_same(a, b, {}, {})
+    assert all(p.flags.c_contiguous for p in kept)
+    assert not np.shares_memory(kept[0], kept[1])
+    assert not np.array_equal(kept[0], kept[2])       # each step kept its own predictions
+
+
+def test_settings_changed_after_the_plan_was_built(monkeypatch, rng):
+    """go_backwards and stateful set after some planned steps take effect, as on the
+    general path."""
+    x = rng.normal(size=(4, 3, 2)).astype(np.float32)
+    y = rng.normal(size=(4, 1)).astype(np.float32)
+
+    def make():
+        model = Sequential([Input(shape=(3, 2), batch_size=4), LSTM(3), Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        return model
+
+    def run(model):
+        model.train_on_batch(x, y)
+        model.layers[0].go_backwards = True
+        model.train_on_batch(x, y)
+        model.layers[0].go_backwards = False
+        model.layers[0].stateful = True
+        model.train_on_batch(x, y)
+        model.train_on_batch(x, y)
+        return model.layers[0]._carry
+    a, b = _models(make)
+    carry_a = run(a)
+    with monkeypatch.context() as m:
+        _no_plans(m)
+        carry_b = run(b)
+    assert carry_a is not None
+    _assert_same(a, b, {}, {})
+    for p, q in zip(carry_a, carry_b):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_shared_layer_and_masking_take_the_general_path(rng):
+    x = rng.normal(size=(6, 3, 2)).astype(np.float32)
+    shared = Dense(2)
+    model = Sequential([Input(shape=(3, 2)), SimpleRNN(2), shared, shared])
+    model.compile(optimizer="sgd", loss="mse")
+    model.train_on_batch(x, rng.normal(size=(6, 2)).astype(np.float32))
+    assert [plan for _, plan in model._plans.plans.values()] == [None]
+    masked = Sequential([Input(shape=(3, 2)), fastrnn.layers.Masking(0.0), LSTM(3),
+                         Dense(1)])
+    masked.compile(optimizer="sgd", loss="mse")
+    x[0, 1:] = 0.0
+    masked.train_on_batch(x, rng.normal(size=(6, 1)).astype(np.float32))
+    assert [plan for _, plan in masked._plans.plans.values()] == [None]
+
+
+def test_plan_with_row_blocks_on_two_threads(monkeypatch, rng):
+    import fastrnn._threads as th
+    monkeypatch.setattr(th, "MIN_BLOCK_FLOPS", 0.0)
+    x = rng.normal(size=(20, 5, 3)).astype(np.float32)
+    y = rng.normal(size=(20, 1)).astype(np.float32)
+
+    def make():
+        model = Sequential([Input(shape=(5, 3)), GRU(6, return_sequences=True), LSTM(4),
+                            Dense(1)])
+        model.compile(optimizer="rmsprop", loss="mse")
+        return model
+    old = th.get_num_threads()
+    th.set_num_threads(2)
+    try:
+        a, b, ha, hb = _fit_both(monkeypatch, make, x, y, epochs=2, batch_size=8)
+    finally:
+        th.set_num_threads(old)
+    _assert_same(a, b, ha, hb)

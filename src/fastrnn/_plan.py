@@ -9,13 +9,17 @@ the same order, so the same numbers.  A model whose layers cannot all give such 
 (dropout, masks, stateful or wrapped layers, ...) keeps the general path.
 
 Plans are kept per thread and per input shape and dtype; a plan checks on every step
-that the model still has the same layers, trainable flags, loss and optimizer, and is
-rebuilt otherwise.
+that the model still has the same layers, trainable flags, layer settings the pairs
+depend on (``Layer._train_pair_key``), loss and optimizer, and is rebuilt otherwise.
+Sample or class weights, a layer used twice, mixed dtypes and subclasses (or instances)
+that override forward or backward take the general path.
 """
 import threading
 from collections import OrderedDict
 
 import numpy as np
+
+from fastrnn.optimizers import Optimizer
 
 _MAX_PLANS = 4        # shapes per thread (fit: the batch size and the last, smaller batch)
 
@@ -31,18 +35,28 @@ class TrainPlan:
         self.variables = [w for layer in trained for w in layer.weights]
         self.grads = [g for layer in trained for g in layer.grads]
         self.validated = None          # the optimizer's check of these lists
+        # The predictions go to the loss and the metrics, which may keep them or change
+        # them: a fresh C-ordered array, as the general path gives (a recurrent layer's
+        # pair returns views of its workspace).
+        self.copy_out = model.layers[-1]._train_pair_returns_views
 
     def __call__(self, x, y):
         """One optimizer step on (x, y); returns (loss, predictions, None)."""
         out = x
         for forward in self.forwards:
             out = forward(out)
+        if self.copy_out:
+            out = out.copy()
         loss, dy = self.loss.value_and_grad(y, out)
         for backward in self.backwards:
             dy = backward(dy)
-        if not self.optimizer._apply_again(self.validated):
-            self.optimizer.apply(self.grads, self.variables)
-            self.validated = self.optimizer._validated
+        optimizer = self.optimizer
+        # The repeat shortcut only for the library's own apply: an apply of a subclass
+        # or of the instance (one that changes the gradients first, say) runs every step.
+        if (type(optimizer).apply is not Optimizer.apply or "apply" in vars(optimizer)
+                or not optimizer._apply_again(self.validated)):
+            optimizer.apply(self.grads, self.variables)
+            self.validated = optimizer._validated
         return loss, out, None
 
 
@@ -51,6 +65,8 @@ def build(model, x):
 
     x has passed the model's input checks; the first layer's own shape checks run here
     once (a plan serves only inputs of exactly this shape and dtype)."""
+    if len({id(layer) for layer in model.layers}) != len(model.layers):
+        return None                 # a layer used twice: the general path's bookkeeping
     model.layers[0]._check_input(x, x.ndim)
     shape = x.shape
     pairs = []
@@ -66,10 +82,10 @@ def build(model, x):
 
 
 def _stamp(model):
-    """What a plan depends on besides the input: the layers, their trainable flags, the
-    loss and the optimizer."""
-    return (list(model.layers), [layer.trainable for layer in model.layers], model.loss,
-            model.optimizer)
+    """What a plan depends on besides the input: the layers, their trainable flags and
+    the settings their pairs were built for, the loss and the optimizer."""
+    return (list(model.layers), [(layer.trainable, layer._train_pair_key())
+                                 for layer in model.layers], model.loss, model.optimizer)
 
 
 class PlanCache(threading.local):
@@ -87,6 +103,7 @@ class PlanCache(threading.local):
         stamp = _stamp(model)
         entry = self.plans.get(key)
         if entry is not None and entry[0] == stamp:
+            self.plans.move_to_end(key)
             return entry[1]
         plan = build(model, x)
         self.plans[key] = (stamp, plan)

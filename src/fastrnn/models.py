@@ -398,8 +398,9 @@ class Sequential:
         for epoch in range(initial_epoch, epochs):
             cb.on_epoch_begin(epoch)
             order = utils.rng().permutation(n) if shuffle else None
-            xe, ye, swe = x, y, sw
-            if order is not None and x.nbytes + y.nbytes <= _GATHER_BYTES:
+            xe, ye, swe = x, y, sw          # (drops the last epoch's copies first)
+            if order is not None and x.nbytes + y.nbytes + (0 if sw is None else sw.nbytes) \
+                    <= _GATHER_BYTES:
                 # one gather per epoch, then every batch is a slice (a view)
                 xe, ye = x[order], y[order]
                 swe = None if sw is None else sw[order]

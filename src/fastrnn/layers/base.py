@@ -203,11 +203,26 @@ class Layer(ThreadCaches):
         """The mask (B, T) of this layer's output, given its input and the input's mask."""
         return mask if self.supports_masking else None
 
+    # Sequential's compiled train step (fastrnn/_plan.py).  _train_pair(shape): lean
+    # (forward, backward) functions for inputs of exactly ``shape`` (batch included), or
+    # None: this layer then takes the general path (the default).  _train_pair_key():
+    # the settings a pair was built for (the plan is rebuilt when they change).
+    # _train_pair_returns_views: whether the pair's forward returns views of buffers
+    # that its next call overwrites.
+    _train_pair_returns_views = False
+
     def _train_pair(self, shape):
-        """Lean (forward, backward) functions for Sequential's compiled train step on
-        inputs of exactly ``shape`` (batch included), or None: this layer then takes the
-        general path (the default)."""
         return None
+
+    def _train_pair_key(self):
+        return ()
+
+    def _overrides_calls(self, base):
+        """Whether forward or backward is not ``base``'s (a subclass or the instance
+        replaced it): such a layer keeps the general path."""
+        return (type(self).forward is not base.forward
+                or type(self).backward is not base.backward
+                or "forward" in vars(self) or "backward" in vars(self))
 
     def _check_input(self, x, rank):
         """Cheap checks before unchecked kernels: rank, feature size, C-int sizes."""

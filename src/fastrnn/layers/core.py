@@ -83,7 +83,8 @@ class Dense(Layer):
 
     def _forward_rows(self, x2):
         """x2 (rows, I) -> y (rows, units).  (np.dot: for 2-D operands it is matmul with
-        less per-call overhead, which small models feel.)"""
+        less per-call overhead, which small models feel; it keeps matmul's dtype rules
+        where it allocates the result.)"""
         z = np.dot(x2, self.kernel)
         if self.use_bias:
             z += self.bias
@@ -92,13 +93,16 @@ class Dense(Layer):
     def _backward_rows(self, x2, y, dy2):
         """Fill the gradients from x2 (rows, I), y and dy2 (rows, units); -> dx (rows, I)."""
         dz = self.activation.backward(dy2, y)
-        np.dot(x2.T, dz, out=self.grads[0])
+        np.matmul(x2.T, dz, out=self.grads[0])       # (casts, unlike np.dot's out)
         if self.use_bias:
             np.add.reduce(dz, axis=0, out=self.grads[1])     # = dz.sum(0), fewer layers
         return np.dot(dz, self.kernel.T)
 
+    def _train_pair_key(self):
+        return self._overrides_calls(Dense)
+
     def _train_pair(self, shape):
-        if type(self) is not Dense:          # a subclass keeps the general path
+        if self._overrides_calls(Dense):
             return None
         lead, flat = tuple(shape[:-1]), len(shape) == 2
         saved = []

@@ -111,7 +111,7 @@ class RNN(Layer):
 
     def _workspace(self, T, B, infer=False):
         # per thread: concurrent predicts never share
-        key = (threading.get_ident(), T, B, infer)
+        key = (threading.get_ident(), T, B, infer, self.return_sequences)
         ws = self._workspaces.get(key)
         if ws is None:
             ws = self._allocate(T, B, infer)
@@ -285,6 +285,12 @@ class RNN(Layer):
             dxt = dxt[::-1]
         return np.ascontiguousarray(dxt.transpose(1, 0, 2))
 
+    _train_pair_returns_views = True
+
+    def _train_pair_key(self):
+        return (self.dropout, self.recurrent_dropout, self.stateful, self.return_state,
+                self.go_backwards, self.return_sequences, self._overrides_calls(RNN))
+
     def _train_pair(self, shape):
         """Sequential's compiled train step: lean (forward, backward) functions for
         inputs of exactly ``shape`` (B, T, I), or None where this layer needs the general
@@ -294,8 +300,8 @@ class RNN(Layer):
         returns views of that workspace, valid until its next call."""
         if (self.dropout or self.recurrent_dropout or self.stateful or self.return_state
                 or self.go_backwards or len(shape) != 3 or 0 in shape
-                or type(self).forward is not RNN.forward
-                or type(self).backward is not RNN.backward):
+                or self._overrides_calls(RNN)
+                or type(self)._set_initial_state is not RNN._set_initial_state):
             return None
         B, T = shape[0], shape[1]
         ws = self._allocate(T, B)
