@@ -26,6 +26,15 @@ def _models(make, seed=7):
     return a, b
 
 
+def _plans_of(model):
+    """This thread's cached plans of the model (None: that shape takes the general path)."""
+    return [entry[-1] for entry in model._plans.plans.values()]
+
+
+def _plan_for(model, x):
+    return model._plans.plans[(x.shape, x.dtype)][-1]
+
+
 def _no_plans(monkeypatch):
     monkeypatch.setattr(_plan, "build", lambda model, x: None)
 
@@ -90,7 +99,7 @@ def test_fit_with_plans_equals_general_path(monkeypatch, rng, case, dtype):
     a, b, ha, hb = _fit_both(monkeypatch, make, x, y, epochs=3, batch_size=8)
     _assert_same(a, b, ha, hb)
     assert len(a._plans.plans) == 2
-    assert all(plan is not None for _, plan in a._plans.plans.values())
+    assert all(plan is not None for plan in _plans_of(a))
 
 
 def test_seed_program_plan_matches(monkeypatch):
@@ -117,7 +126,7 @@ def test_train_on_batch_uses_plan_and_matches(monkeypatch, rng):
         model.compile(optimizer="adam", loss="mse")
         return model
     a = _steps_both(monkeypatch, make, x, y)
-    assert a._plans.plans[(x.shape, x.dtype)][1] is not None
+    assert _plan_for(a, x) is not None
 
 
 @pytest.mark.parametrize("layers, kwargs", [
@@ -132,7 +141,7 @@ def test_layers_that_need_the_general_path(rng, layers, kwargs):
     model = Sequential([Input(shape=(4, 2))] + layers())
     model.compile(optimizer="sgd", loss="mse")
     model.fit(x, y, epochs=1, batch_size=6, verbose=0, **kwargs)
-    assert [plan for _, plan in model._plans.plans.values()] == [None]
+    assert _plans_of(model) == [None]
 
 
 def test_stateful_and_masked_models_take_the_general_path(rng):
@@ -142,7 +151,7 @@ def test_stateful_and_masked_models_take_the_general_path(rng):
     masked = Sequential([Embedding(10, 3, mask_zero=True), LSTM(4), Dense(1)])
     masked.compile(optimizer="sgd", loss="mse")
     masked.fit(ids, y, epochs=1, batch_size=4, verbose=0)
-    assert [plan for _, plan in masked._plans.plans.values()] == [None]
+    assert _plans_of(masked) == [None]
 
     x = rng.normal(size=(8, 3, 2)).astype(np.float32)
     stateful = Sequential([Input(shape=(3, 2), batch_size=4), SimpleRNN(3, stateful=True),
@@ -150,7 +159,7 @@ def test_stateful_and_masked_models_take_the_general_path(rng):
     stateful.compile(optimizer="sgd", loss="mse")
     stateful.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
     assert stateful.layers[0]._carry is not None          # the state was carried
-    assert [plan for _, plan in stateful._plans.plans.values()] == [None]
+    assert _plans_of(stateful) == [None]
 
 
 def test_sample_weights_take_the_general_path(monkeypatch, rng):
@@ -173,7 +182,7 @@ def test_trainable_change_and_recompile_rebuild_the_plan(rng):
     model = Sequential([Input(shape=(3, 2)), SimpleRNN(3), Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     model.train_on_batch(x, y)
-    first = model._plans.plans[(x.shape, x.dtype)][1]
+    first = _plan_for(model, x)
     rnn = model.layers[0]
     rnn.trainable = False
     with pytest.raises(ValueError, match="built for 5 variables"):    # as without plans
@@ -185,11 +194,11 @@ def test_trainable_change_and_recompile_rebuild_the_plan(rng):
     for w, f in zip(rnn.weights, frozen):
         np.testing.assert_array_equal(w, f)                  # frozen layer untouched
     assert not np.array_equal(model.layers[1].kernel, dense_before)
-    second = model._plans.plans[(x.shape, x.dtype)][1]
+    second = _plan_for(model, x)
     assert second is not first and len(second.variables) == 2
     model.compile(optimizer="adam", loss="mae")
     model.train_on_batch(x, y)
-    third = model._plans.plans[(x.shape, x.dtype)][1]
+    third = _plan_for(model, x)
     assert third is not second and third.optimizer is model.optimizer \
         and third.loss is model.loss
 
@@ -376,13 +385,13 @@ def test_shared_layer_and_masking_take_the_general_path(rng):
     model = Sequential([Input(shape=(3, 2)), SimpleRNN(2), shared, shared])
     model.compile(optimizer="sgd", loss="mse")
     model.train_on_batch(x, rng.normal(size=(6, 2)).astype(np.float32))
-    assert [plan for _, plan in model._plans.plans.values()] == [None]
+    assert _plans_of(model) == [None]
     masked = Sequential([Input(shape=(3, 2)), fastrnn.layers.Masking(0.0), LSTM(3),
                          Dense(1)])
     masked.compile(optimizer="sgd", loss="mse")
     x[0, 1:] = 0.0
     masked.train_on_batch(x, rng.normal(size=(6, 1)).astype(np.float32))
-    assert [plan for _, plan in masked._plans.plans.values()] == [None]
+    assert _plans_of(masked) == [None]
 
 
 def test_plan_with_row_blocks_on_two_threads(monkeypatch, rng):

@@ -39,6 +39,8 @@ class TrainPlan:
         # them: a fresh C-ordered array, as the general path gives (a recurrent layer's
         # pair returns views of its workspace).
         self.copy_out = model.layers[-1]._train_pair_returns_views
+        # the repeat shortcut only for the library's own apply (see __call__)
+        self.own_apply = type(model.optimizer).apply is Optimizer.apply
 
     def __call__(self, x, y):
         """One optimizer step on (x, y); returns (loss, predictions, None)."""
@@ -53,7 +55,7 @@ class TrainPlan:
         optimizer = self.optimizer
         # The repeat shortcut only for the library's own apply: an apply of a subclass
         # or of the instance (one that changes the gradients first, say) runs every step.
-        if (type(optimizer).apply is not Optimizer.apply or "apply" in vars(optimizer)
+        if (not self.own_apply or "apply" in optimizer.__dict__
                 or not optimizer._apply_again(self.validated)):
             optimizer.apply(self.grads, self.variables)
             self.validated = optimizer._validated
@@ -81,16 +83,16 @@ def build(model, x):
     return TrainPlan(model, pairs)
 
 
-def _stamp(model):
-    """What a plan depends on besides the input: the layers, their trainable flags and
-    the settings their pairs were built for, the loss and the optimizer."""
-    return (list(model.layers), [(layer.trainable, layer._train_pair_key())
-                                 for layer in model.layers], model.loss, model.optimizer)
+def _settings(model):
+    """What a plan depends on in the layers besides their identity: their trainable
+    flags and the settings their pairs were built for."""
+    return [(layer.trainable, layer._train_pair_key()) for layer in model.layers]
 
 
 class PlanCache(threading.local):
-    """Per-thread plans, keyed by input shape and dtype (a few, least recent dropped).
-    None is kept too: that shape takes the general path."""
+    """Per-thread plans, keyed by input shape and dtype (the least recently used dropped
+    beyond a few).  None is kept too: that shape takes the general path.  An entry holds
+    what its plan was built for: the layers, their settings, the loss and the optimizer."""
 
     def __init__(self):
         self.plans = OrderedDict()
@@ -100,13 +102,14 @@ class PlanCache(threading.local):
         if type(x) is not np.ndarray or not model.layers:
             return None
         key = (x.shape, x.dtype)
-        stamp = _stamp(model)
         entry = self.plans.get(key)
-        if entry is not None and entry[0] == stamp:
+        if (entry is not None and entry[2] is model.loss and entry[3] is model.optimizer
+                and entry[0] == model.layers and entry[1] == _settings(model)):
             self.plans.move_to_end(key)
-            return entry[1]
+            return entry[4]
         plan = build(model, x)
-        self.plans[key] = (stamp, plan)
+        self.plans[key] = (list(model.layers), _settings(model), model.loss, model.optimizer,
+                           plan)
         if len(self.plans) > _MAX_PLANS:
             self.plans.popitem(last=False)
         return plan

@@ -289,7 +289,7 @@ class RNN(Layer):
 
     def _train_pair_key(self):
         return (self.dropout, self.recurrent_dropout, self.stateful, self.return_state,
-                self.go_backwards, self.return_sequences, self._overrides_calls(RNN))
+                self.go_backwards, self.return_sequences, self._overrides_calls())
 
     def _train_pair(self, shape):
         """Sequential's compiled train step: lean (forward, backward) functions for
@@ -300,7 +300,8 @@ class RNN(Layer):
         returns views of that workspace, valid until its next call."""
         if (self.dropout or self.recurrent_dropout or self.stateful or self.return_state
                 or self.go_backwards or len(shape) != 3 or 0 in shape
-                or self._overrides_calls(RNN)
+                or type(self).forward is not RNN.forward
+                or type(self).backward is not RNN.backward or self._overrides_calls()
                 or type(self)._set_initial_state is not RNN._set_initial_state):
             return None
         B, T = shape[0], shape[1]
