@@ -412,3 +412,88 @@ def test_plan_with_row_blocks_on_two_threads(monkeypatch, rng):
     finally:
         th.set_num_threads(old)
     _assert_same(a, b, ha, hb)
+
+
+# ------------------------------------------------------------- compiled inference
+def _no_infer_plans(monkeypatch):
+    monkeypatch.setattr(_plan, "build_infer", lambda model, x: None)
+
+
+INFER_CASES = dict(CASES, **{
+    "dropout": lambda: [LSTM(5, dropout=0.3, recurrent_dropout=0.2), Dense(1)],
+    "last-recurrent": lambda: [GRU(4, return_sequences=True)],
+})
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", sorted(INFER_CASES))
+def test_inference_with_plans_equals_general_path(monkeypatch, rng, case, dtype):
+    fastrnn.config.set_floatx(dtype)
+    x = rng.normal(size=(13, 5, 3))
+    fastrnn.utils.set_random_seed(5)
+    model = Sequential([Input(shape=(5, 3))] + INFER_CASES[case]())
+    model.compile(optimizer="sgd", loss="mse")
+    got = [model.predict(x, batch_size=4, verbose=0), model.predict_on_batch(x), model(x)]
+    assert all(plan is not None for plan in
+               [entry[-1] for entry in model._plans.infer_plans.values()])
+    with monkeypatch.context() as m:
+        _no_infer_plans(m)
+        want = [model.predict(x, batch_size=4, verbose=0), model.predict_on_batch(x),
+                model(x)]
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.flags.c_contiguous
+        np.testing.assert_array_equal(g, w)
+
+
+def test_inference_plan_returns_fresh_arrays_and_follows_the_weights(rng):
+    x = rng.normal(size=(3, 4, 2)).astype(np.float32)
+    model = Sequential([Input(shape=(4, 2)), LSTM(3, return_sequences=True)])
+    first = model.predict_on_batch(x)
+    kept = first.copy()
+    first[...] = 0.0
+    second = model.predict_on_batch(x)
+    np.testing.assert_array_equal(second, kept)
+    assert not np.shares_memory(first, second)
+    model.set_weights([w * 0.5 for w in model.get_weights()])
+    assert not np.array_equal(model.predict_on_batch(x), kept)
+
+
+def test_variable_length_inputs_and_uncompiled_models(monkeypatch, rng):
+    model = Sequential([Input(shape=(None, 2)), SimpleRNN(3, return_sequences=True),
+                        LSTM(2), Dense(1)])
+    outs = [model.predict_on_batch(rng.normal(size=(2, T, 2)).astype(np.float32))
+            for T in (3, 7, 3)]
+    assert [o.shape for o in outs] == [(2, 1)] * 3
+    assert len(model._plans.infer_plans) == 2
+    with monkeypatch.context() as m:
+        _no_infer_plans(m)
+        x = rng.normal(size=(2, 7, 2)).astype(np.float32)
+        want = model.predict_on_batch(x)
+    np.testing.assert_array_equal(model.predict_on_batch(x), want)
+
+
+@pytest.mark.parametrize("layer", [lambda: LSTM(3, stateful=True),
+                                   lambda: GRU(3, go_backwards=True)],
+                         ids=["stateful", "go-backwards"])
+def test_inference_general_path_layers(rng, layer):
+    model = Sequential([Input(shape=(4, 2), batch_size=3), layer(), Dense(1)])
+    model.predict_on_batch(rng.normal(size=(3, 4, 2)).astype(np.float32))
+    assert [entry[-1] for entry in model._plans.infer_plans.values()] == [None]
+
+
+def test_inference_plans_in_threads(rng):
+    model = Sequential([Input(shape=(6, 3)), LSTM(8), Dense(2)])
+    xs = [rng.normal(size=(5, 6, 3)).astype(np.float32) for _ in range(4)]
+    want = [model.predict_on_batch(x) for x in xs]
+    got = [None] * 4
+
+    def work(i):
+        for _ in range(20):
+            got[i] = model.predict_on_batch(xs[i])
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)

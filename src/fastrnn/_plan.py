@@ -8,6 +8,9 @@ loss and the optimizer, exactly as ``Sequential._train_step`` does: the same ker
 the same order, so the same numbers.  A model whose layers cannot all give such a pair
 (dropout, masks, stateful or wrapped layers, ...) keeps the general path.
 
+``InferPlan`` does the same for inference (``Sequential._forward`` with training=False:
+predict, predict_on_batch, evaluate, calls) with each layer's ``_infer_function``.
+
 Plans are kept per thread and per input shape and dtype; a plan checks on every step
 that the model still has the same layers, trainable flags, layer settings the pairs
 depend on (``Layer._train_pair_key``), loss and optimizer, and is rebuilt otherwise.
@@ -62,25 +65,53 @@ class TrainPlan:
         return loss, out, None
 
 
-def build(model, x):
-    """A TrainPlan for inputs like x, or None when a layer needs the general path.
-
-    x has passed the model's input checks; the first layer's own shape checks run here
-    once (a plan serves only inputs of exactly this shape and dtype)."""
+def _layer_functions(model, x, pick):
+    """[pick(layer, input shape) for each layer], or None when one of them is None (or
+    a layer is used twice, or dtypes differ).  x has passed the model's input checks;
+    the first layer's own shape checks run here once (a plan serves only inputs of
+    exactly this shape and dtype)."""
     if len({id(layer) for layer in model.layers}) != len(model.layers):
         return None                 # a layer used twice: the general path's bookkeeping
     model.layers[0]._check_input(x, x.ndim)
     shape = x.shape
-    pairs = []
+    found = []
     for layer in model.layers:
         if layer.dtype != x.dtype:
             return None
-        pair = layer._train_pair(shape)
-        if pair is None:
+        f = pick(layer, shape)
+        if f is None:
             return None
-        pairs.append(pair)
-        shape = (shape[0],) + tuple(layer.output_shape)
-    return TrainPlan(model, pairs)
+        found.append(f)
+        shape = (shape[0],) + tuple(layer.compute_output_shape(shape[1:]))
+        if None in shape:
+            return None
+    return found
+
+
+def build(model, x):
+    """A TrainPlan for inputs like x, or None when a layer needs the general path."""
+    pairs = _layer_functions(model, x, lambda layer, shape: layer._train_pair(shape))
+    return None if pairs is None else TrainPlan(model, pairs)
+
+
+class InferPlan:
+    """Inference (training=False) for inputs of one shape and dtype: each layer's
+    ``_infer_function(shape)`` in turn; the result is a fresh array."""
+
+    def __init__(self, model, forwards):
+        self.forwards = forwards
+        self.copy_out = model.layers[-1]._train_pair_returns_views
+
+    def __call__(self, x):
+        for forward in self.forwards:
+            x = forward(x)
+        return x.copy() if self.copy_out else x
+
+
+def build_infer(model, x):
+    """An InferPlan for inputs like x, or None when a layer needs the general path."""
+    forwards = _layer_functions(model, x, lambda layer, shape: layer._infer_function(shape))
+    return None if forwards is None else InferPlan(model, forwards)
 
 
 def _settings(model):
@@ -91,25 +122,34 @@ def _settings(model):
 
 class PlanCache(threading.local):
     """Per-thread plans, keyed by input shape and dtype (the least recently used dropped
-    beyond a few).  None is kept too: that shape takes the general path.  An entry holds
-    what its plan was built for: the layers, their settings, the loss and the optimizer."""
+    beyond a few), one table for training and one for inference.  None is kept too:
+    that shape takes the general path.  An entry holds what its plan was built for: the
+    layers, their settings and, for training, the loss and the optimizer."""
 
     def __init__(self):
         self.plans = OrderedDict()
+        self.infer_plans = OrderedDict()
 
     def get(self, model, x):
-        """The plan for x (built on first use), or None for the general path."""
+        """The train step for x (built on first use), or None for the general path."""
+        return self._lookup(self.plans, model, x, (model.loss, model.optimizer), build)
+
+    def get_infer(self, model, x):
+        """The inference pass for x (built on first use), or None for the general path."""
+        return self._lookup(self.infer_plans, model, x, (), build_infer)
+
+    @staticmethod
+    def _lookup(table, model, x, extra, make):
         if type(x) is not np.ndarray or not model.layers:
             return None
         key = (x.shape, x.dtype)
-        entry = self.plans.get(key)
-        if (entry is not None and entry[2] is model.loss and entry[3] is model.optimizer
-                and entry[0] == model.layers and entry[1] == _settings(model)):
-            self.plans.move_to_end(key)
-            return entry[4]
-        plan = build(model, x)
-        self.plans[key] = (list(model.layers), _settings(model), model.loss, model.optimizer,
-                           plan)
-        if len(self.plans) > _MAX_PLANS:
-            self.plans.popitem(last=False)
+        entry = table.get(key)
+        if (entry is not None and entry[2] == extra and entry[0] == model.layers
+                and entry[1] == _settings(model)):
+            table.move_to_end(key)
+            return entry[3]
+        plan = make(model, x)
+        table[key] = (list(model.layers), _settings(model), extra, plan)
+        if len(table) > _MAX_PLANS:
+            table.popitem(last=False)
         return plan

@@ -107,6 +107,12 @@ def to_int_array(value, what):
 def adjust_rank(x, input_shape, what="x"):
     """Keras 3's rule: add a missing trailing axis of size 1, or drop an extra one,
     then check x against the model's input shape (no batch axis; None matches any size)."""
+    if x.ndim == len(input_shape) + 1:      # the common case, without building messages
+        for got, wanted in zip(x.shape[1:], input_shape):
+            if wanted is not None and got != wanted:
+                break
+        else:
+            return x
     original = x.shape
     want = len(input_shape) + 1
     expected = f"(batch, {', '.join(map(str, input_shape))})"

@@ -284,7 +284,12 @@ class Sequential:
     # ---------------------------------------------------------------- steps
     def _forward(self, x, training):
         """Run every layer; returns (outputs, the output mask or None).  Nothing is kept
-        on the model, so threads may run inference on it at once."""
+        on the model, so threads may run inference on it at once.  Inference takes the
+        compiled pass for this input shape where every layer allows it (fastrnn._plan)."""
+        if not training:
+            plan = self._plans.get_infer(self, x)
+            if plan is not None:
+                return plan(x), None
         mask = None
         for layer in self.layers:
             if layer.accepts_mask:

@@ -209,9 +209,14 @@ class Layer(ThreadCaches):
     # the settings a pair was built for (the plan is rebuilt when they change).
     # _train_pair_returns_views: whether the pair's forward returns views of buffers
     # that its next call overwrites.
+    # _infer_function(shape): the same for inference (training=False): one function
+    # x -> y, or None.
     _train_pair_returns_views = False
 
     def _train_pair(self, shape):
+        return None
+
+    def _infer_function(self, shape):
         return None
 
     def _train_pair_key(self):

@@ -287,6 +287,37 @@ class RNN(Layer):
 
     _train_pair_returns_views = True
 
+    def _plain_calls(self, shape):
+        """Whether a compiled train step or inference pass can serve this layer on
+        inputs of ``shape``: no state carried, no extra outputs, time forwards, this
+        class's own forward, backward and initial states."""
+        return not (self.stateful or self.return_state or self.go_backwards
+                    or len(shape) != 3 or 0 in shape
+                    or type(self).forward is not RNN.forward
+                    or type(self).backward is not RNN.backward or self._overrides_calls()
+                    or type(self)._set_initial_state is not RNN._set_initial_state)
+
+    def _infer_function(self, shape):
+        """The compiled inference pass's function for inputs of exactly ``shape``: the
+        kernels of ``forward(training=False)`` over a workspace of its own (dropout does
+        not apply at inference), or None.  Returns views of that workspace."""
+        if not self._plain_calls(shape):
+            return None
+        T, B = shape[1], shape[0]
+        ws = self._allocate(T, B, infer=True)
+        ws.update(mask=None, dropout=None, imask=None, rmask=None)
+        starts = [ws[name + "0"] for name in self.state_names]
+        sequences = self.return_sequences
+        hs = ws["hs"]
+
+        def forward(x):
+            ws["xt"] = np.ascontiguousarray(x.transpose(1, 0, 2))
+            for start in starts:
+                start.fill(0)
+            self._inference_kernel(ws)
+            return hs[1:].transpose(1, 0, 2) if sequences else _last(hs, T)
+        return forward
+
     def _train_pair_key(self):
         return (self.dropout, self.recurrent_dropout, self.stateful, self.return_state,
                 self.go_backwards, self.return_sequences, self._overrides_calls())
@@ -298,11 +329,7 @@ class RNN(Layer):
         ``forward(training=True)`` and ``backward`` over a workspace of their own and
         skip the per-call checks, which the model does once for the shape.  forward
         returns views of that workspace, valid until its next call."""
-        if (self.dropout or self.recurrent_dropout or self.stateful or self.return_state
-                or self.go_backwards or len(shape) != 3 or 0 in shape
-                or type(self).forward is not RNN.forward
-                or type(self).backward is not RNN.backward or self._overrides_calls()
-                or type(self)._set_initial_state is not RNN._set_initial_state):
+        if self.dropout or self.recurrent_dropout or not self._plain_calls(shape):
             return None
         B, T = shape[0], shape[1]
         ws = self._allocate(T, B)
