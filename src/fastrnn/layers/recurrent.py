@@ -297,26 +297,30 @@ class RNN(Layer):
                     or type(self).backward is not RNN.backward or self._overrides_calls()
                     or type(self)._set_initial_state is not RNN._set_initial_state)
 
-    def _infer_function(self, shape):
-        """The compiled inference pass's function for inputs of exactly ``shape``: the
-        kernels of ``forward(training=False)`` over a workspace of its own (dropout does
-        not apply at inference), or None.  Returns views of that workspace."""
-        if not self._plain_calls(shape):
-            return None
-        T, B = shape[1], shape[0]
-        ws = self._allocate(T, B, infer=True)
+    def _plan_forward(self, shape, infer):
+        """(workspace, forward function) of a compiled pass on inputs of exactly ``shape``
+        (B, T, I): forward(x) runs the training (or, with infer, the inference) kernel
+        over a workspace of its own, from zero initial states, and returns views of it
+        (the outputs as forward gives them, valid until its next call)."""
+        B, T = shape[0], shape[1]
+        ws = self._allocate(T, B, infer)
         ws.update(mask=None, dropout=None, imask=None, rmask=None)
         starts = [ws[name + "0"] for name in self.state_names]
-        sequences = self.return_sequences
-        hs = ws["hs"]
+        sequences, hs = self.return_sequences, ws["hs"]
+        kernel = self._inference_kernel if infer else self._kernel_forward
 
         def forward(x):
             ws["xt"] = np.ascontiguousarray(x.transpose(1, 0, 2))
             for start in starts:
                 start.fill(0)
-            self._inference_kernel(ws)
+            kernel(ws)
             return hs[1:].transpose(1, 0, 2) if sequences else _last(hs, T)
-        return forward
+        return ws, forward
+
+    def _infer_function(self, shape):
+        """The compiled inference pass's function for inputs of exactly ``shape`` (dropout
+        does not apply at inference), or None (see _plan_forward)."""
+        return self._plan_forward(shape, True)[1] if self._plain_calls(shape) else None
 
     def _train_pair_key(self):
         return (self.dropout, self.recurrent_dropout, self.stateful, self.return_state,
@@ -327,24 +331,12 @@ class RNN(Layer):
         inputs of exactly ``shape`` (B, T, I), or None where this layer needs the general
         path (dropout, stateful, return_state, go_backwards).  They run the kernels of
         ``forward(training=True)`` and ``backward`` over a workspace of their own and
-        skip the per-call checks, which the model does once for the shape.  forward
-        returns views of that workspace, valid until its next call."""
+        skip the per-call checks, which the model does once for the shape."""
         if self.dropout or self.recurrent_dropout or not self._plain_calls(shape):
             return None
-        B, T = shape[0], shape[1]
-        ws = self._allocate(T, B)
-        ws.update(mask=None, dropout=None, imask=None, rmask=None)
-        starts = [ws[name + "0"] for name in self.state_names]
+        ws, forward = self._plan_forward(shape, False)
         no_states = [None] * len(self.state_names)
         sequences = self.return_sequences
-        hs = ws["hs"]
-
-        def forward(x):
-            ws["xt"] = np.ascontiguousarray(x.transpose(1, 0, 2))
-            for start in starts:
-                start.fill(0)
-            self._kernel_forward(ws)
-            return hs[1:].transpose(1, 0, 2) if sequences else hs[T]
 
         def backward(dy):
             dyt = np.ascontiguousarray(dy.transpose(1, 0, 2)) if sequences else \
