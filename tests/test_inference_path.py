@@ -178,3 +178,37 @@ def test_toggling_return_sequences_after_inference(rng):
     seq = layer(x)
     assert seq.shape == (3, 6, 5)
     np.testing.assert_array_equal(seq[:, -1], last)
+
+
+def test_lean_kernels_read_strided_time_major_views(rng):
+    """The lean kernels take x as a time-major view of batch-major data (no copy), with
+    the same results as a contiguous copy; other layouts are refused."""
+    from fastrnn._ext import _gru, _lstm
+    T, B, I, H = 6, 5, 3, 4
+    f = np.float32
+    data = rng.normal(size=(B, T, I)).astype(f)           # batch-major, as users give it
+    view = data.transpose(1, 0, 2)
+    W, U = rng.normal(0, 0.3, (I, 4 * H)).astype(f), rng.normal(0, 0.3, (H, 4 * H)).astype(f)
+    b = rng.normal(0, 0.1, 4 * H).astype(f)
+
+    def lstm(x):
+        hs, cs = np.zeros((T + 1, B, H), f), np.zeros((T + 1, B, H), f)
+        _lstm.infer(x, W, U, b, hs, cs, np.zeros((1, B, 4 * H), f), np.zeros((1, B, H), f),
+                    np.zeros((B, I + H), f), 1, 2)
+        return hs
+    np.testing.assert_array_equal(lstm(view), lstm(np.ascontiguousarray(view)))
+    W3, U3 = W[:, :3 * H].copy(), U[:, :3 * H].copy()
+    b3 = rng.normal(0, 0.1, (2, 3 * H)).astype(f)
+
+    def gru(x):
+        hs = np.zeros((T + 1, B, H), f)
+        _gru.infer_reset_after(x, W3, U3, b3, hs, np.zeros((1, B, 3 * H), f),
+                               np.zeros((1, B, 3 * H), f), 1, 2)
+        return hs
+    np.testing.assert_array_equal(gru(view), gru(np.ascontiguousarray(view)))
+    wide = rng.normal(size=(T, B, 2 * I)).astype(f)
+    for bad in (wide[:, :, ::2], np.ascontiguousarray(view)[:, ::-1]):
+        with pytest.raises(ValueError, match="contiguous last axis"):
+            lstm(bad)
+        with pytest.raises(ValueError, match="contiguous last axis"):
+            gru(bad)

@@ -110,7 +110,7 @@ def forward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
         free(P)
 
 
-def infer_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
+def infer_reset_after(const floating[:, :, :] x, const floating[:, ::1] W,
                       const floating[:, ::1] U, const floating[:, ::1] b,
                       floating[:, :, ::1] hs, floating[:, :, ::1] xg,
                       floating[:, :, ::1] mh, int act, int ract,
@@ -122,10 +122,12 @@ def infer_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
     call), so the gates of all steps never go through memory.  Rows [r0, r1) as in
     forward_reset_after; project is accepted for the row-block driver and has no effect
     (every block projects its own rows step by step).  hs may have 2 slots instead of
-    T + 1: the state of step t then lives in slot t % 2 (the final one in slot T % 2)."""
+    T + 1: the state of step t then lives in slot t % 2 (the final one in slot T % 2).
+    x may be a strided view (only its last axis contiguous), read at its row stride."""
     cdef int T = x.shape[0], I = x.shape[2], H = U.shape[0], G = 3 * H
     cdef int t, nb = (x.shape[1] if r1 < 0 else r1) - r0
     cdef int nh = hs.shape[0]                       # T + 1 slots, or 2 (t % 2)
+    cdef int ldx = <int> (x.strides[1] // sizeof(floating))   # step t's rows of x
     cdef floating *h_prev
     cdef floating *h_next
     cdef const unsigned char *m
@@ -136,11 +138,17 @@ def infer_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
     if (xg.shape[1] < r0 + nb or mh.shape[1] < r0 + nb or xg.shape[2] != G
             or mh.shape[2] != G or (nh != T + 1 and nh != 2)):
         raise ValueError("_gru.infer_reset_after: buffer shapes do not match the inputs")
+    if x.shape[1] == 1:
+        ldx = I                     # one row: its stride is never used
+    if ((x.shape[2] > 1 and x.strides[2] != sizeof(floating))
+            or x.strides[1] % sizeof(floating) != 0 or ldx < I):
+        raise ValueError("_gru.infer_reset_after: x must have a contiguous last axis "
+                         "and rows at least I apart")
     with nogil:
         PW = pack_recurrent(&W[0, 0], I, G, G, False, T, nb)
         PU = pack_recurrent(&U[0, 0], H, G, G, False, T, nb)
         for t in range(T):
-            rec_gemm(False, nb, G, I, &x[t, r0, 0], I, &W[0, 0], G, PW, <floating> 0,
+            rec_gemm(False, nb, G, I, &x[t, r0, 0], ldx, &W[0, 0], G, PW, <floating> 0,
                      &xg[0, r0, 0], G)
             bias_act(&xg[0, r0, 0], &b[0, 0], nb, G, LINEAR)
             h_prev, h_next = &hs[t % nh, r0, 0], &hs[(t + 1) % nh, r0, 0]

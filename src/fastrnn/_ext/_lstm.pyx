@@ -158,7 +158,7 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             sum_rows(&z[0, 0, 0], <long> T * B, G, &db[0])
 
 
-def infer(const floating[:, :, ::1] x, const floating[:, ::1] W,
+def infer(const floating[:, :, :] x, const floating[:, ::1] W,
           const floating[:, ::1] U, const floating[::1] b,
           floating[:, :, ::1] hs, floating[:, :, ::1] cs,
           floating[:, :, ::1] z, floating[:, :, ::1] ac, floating[:, ::1] xh,
@@ -173,11 +173,14 @@ def infer(const floating[:, :, ::1] x, const floating[:, ::1] W,
     no effect (every block projects its own rows step by step).  every_step: z and ac
     are (T, B, .) and keep every step's gates, as forward leaves them for backward.
     hs and cs may each have 2 slots instead of T + 1: the state of step t then lives in
-    slot t % 2 (the final state in slot T % 2), for inference that needs only the last."""
+    slot t % 2 (the final state in slot T % 2), for inference that needs only the last.
+    x may be a strided view (e.g. of batch-major data: only its last axis must be
+    contiguous); the rows of a step are read at its stride."""
     cdef int T = x.shape[0], I = x.shape[2], H = U.shape[0]
     cdef int G = 4 * H, K = I + H
     cdef int t, r, s, nb = (x.shape[1] if r1 < 0 else r1) - r0
     cdef int nh = hs.shape[0], nc = cs.shape[0]     # T + 1 slots, or 2 (t % 2)
+    cdef int ldx = <int> (x.strides[1] // sizeof(floating))   # step t's rows of x
     cdef const unsigned char *m
     cdef float *P = NULL
     cdef floating *WU
@@ -196,6 +199,12 @@ def infer(const floating[:, :, ::1] x, const floating[:, ::1] W,
             or (nh != T + 1 and nh != 2) or (nc != T + 1 and nc != 2)
             or (every_step and (nh != T + 1 or nc != T + 1))):
         raise ValueError("_lstm.infer: buffer shapes do not match the inputs")
+    if x.shape[1] == 1:
+        ldx = I                     # one row: its stride is never used
+    if ((x.shape[2] > 1 and x.strides[2] != sizeof(floating))
+            or x.strides[1] % sizeof(floating) != 0 or ldx < I):
+        raise ValueError("_lstm.infer: x must have a contiguous last axis "
+                         "and rows at least I apart")
     with nogil:
         if floating is float and packing_pays(T, rows):
             # [W; U] is W's rows then U's (both (., 4H), C order): one copy, then packed
@@ -216,7 +225,7 @@ def infer(const floating[:, :, ::1] x, const floating[:, ::1] W,
                 rec_gemm(False, nb, G, K, &xh[r0, 0], K, &W[0, 0], G, P, <floating> 0,
                          &z[s, r0, 0], G)
             else:
-                gemm(False, False, nb, G, I, <floating> 1, &x[t, r0, 0], I, &W[0, 0], G,
+                gemm(False, False, nb, G, I, <floating> 1, &x[t, r0, 0], ldx, &W[0, 0], G,
                      <floating> 0, &z[s, r0, 0], G)
                 gemm(False, False, nb, G, H, <floating> 1, h_prev, H, &U[0, 0], G,
                      <floating> 1, &z[s, r0, 0], G)

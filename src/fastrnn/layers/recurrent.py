@@ -308,9 +308,13 @@ class RNN(Layer):
         starts = [ws[name + "0"] for name in self.state_names]
         sequences, hs = self.return_sequences, ws["hs"]
         kernel = self._inference_kernel if infer else self._kernel_forward
+        # the lean inference kernels read time-major rows at any row stride: no copy
+        strided = infer and self.has_infer_kernel
 
         def forward(x):
-            ws["xt"] = np.ascontiguousarray(x.transpose(1, 0, 2))
+            xt = x.transpose(1, 0, 2)
+            ws["xt"] = xt if strided and (xt.strides[2] == xt.itemsize or xt.shape[2] == 1) \
+                else np.ascontiguousarray(xt)
             for start in starts:
                 start.fill(0)
             kernel(ws)
