@@ -497,3 +497,76 @@ def test_inference_plans_in_threads(rng):
         t.join()
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+
+
+def test_cache_compares_losses_optimizers_and_layers_by_identity(rng):
+    """A recompile with a new optimizer or loss that compares equal (a class's __eq__)
+    still rebuilds the plan; an __eq__ returning arrays does not break the check."""
+    x = rng.normal(size=(6, 3, 2)).astype(np.float32)
+    y = rng.normal(size=(6, 1)).astype(np.float32)
+
+    class SameAdam(fastrnn.optimizers.Adam):
+        def __eq__(self, other):
+            return isinstance(other, SameAdam)
+        __hash__ = object.__hash__
+
+    class ArrayEqMSE(fastrnn.losses.MeanSquaredError):
+        def __eq__(self, other):
+            return np.array([True, False])
+        __hash__ = object.__hash__
+
+    model = Sequential([Input(shape=(3, 2)), SimpleRNN(3), Dense(1)])
+    model.compile(optimizer=SameAdam(), loss=ArrayEqMSE())
+    for _ in range(2):
+        model.train_on_batch(x, y)
+    old = model.optimizer
+    model.compile(optimizer=SameAdam(), loss=ArrayEqMSE())
+    model.train_on_batch(x, y)
+    assert old.iterations == 2 and model.optimizer.iterations == 1
+
+
+def test_dense_backward_after_inference_uses_that_forward(rng):
+    """Dense keeps what a manual backward needs after an inference call, as without
+    plans: the gradient follows the latest forward."""
+    model = Sequential([Input(shape=(3,)), Dense(2)])
+    x1, x2 = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    model(x1, training=True)
+    model.predict_on_batch(x2)
+    dense = model.layers[0]
+    dense.backward(np.ones((4, 2), dense.dtype))
+    np.testing.assert_allclose(dense.grads[0], x2.astype(dense.dtype).T @ np.ones((4, 2)),
+                               rtol=1e-6)
+
+
+def test_models_that_fall_back_allocate_no_plan_workspaces(monkeypatch, rng):
+    calls = []
+    real = LSTM._allocate
+    monkeypatch.setattr(LSTM, "_allocate",
+                        lambda self, *a, **k: calls.append(a) or real(self, *a, **k))
+    model = Sequential([Input(shape=(None, 3)), LSTM(4, return_sequences=True),
+                        fastrnn.layers.Dropout(0.5), Dense(1)])
+    for T in (5, 6):
+        model.predict_on_batch(rng.normal(size=(2, T, 3)).astype(np.float32))
+    assert len(calls) == 2              # the general path's workspaces only
+
+
+def test_a_rebuilt_plan_counts_as_recent(rng):
+    model = Sequential([Input(shape=(None, 2)), GRU(3), Dense(1)])
+    run = lambda T: model.predict_on_batch(np.ones((2, T, 2), np.float32))
+    for T in (1, 2, 3, 4):
+        run(T)
+    model.layers[0].dropout = 0.1        # a setting of the pairs: plans are rebuilt
+    run(1)
+    run(5)                               # evicts the least recent: T = 2
+    assert [k[0][1] for k in model._plans.infer_plans] == [3, 4, 1, 5]
+
+
+def test_patched_methods_take_the_general_path(rng):
+    from unittest import mock
+    model = Sequential([Input(shape=(3,)), Dense(2)])
+    x = rng.normal(size=(4, 3)).astype(np.float32)
+    model.predict_on_batch(x)
+    with mock.patch.object(Dense, "forward", autospec=True,
+                           side_effect=lambda self, x, training=False: x[:, :2] * 0) as fake:
+        out = model.predict_on_batch(x)
+    assert fake.call_count == 1 and not out.any()

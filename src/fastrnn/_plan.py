@@ -17,6 +17,7 @@ depend on (``Layer._train_pair_key``), loss and optimizer, and is rebuilt otherw
 Sample or class weights, a layer used twice, mixed dtypes and subclasses (or instances)
 that override forward or backward take the general path.
 """
+import operator
 import threading
 from collections import OrderedDict
 
@@ -65,32 +66,31 @@ class TrainPlan:
         return loss, out, None
 
 
-def _layer_functions(model, x, pick):
-    """[pick(layer, input shape) for each layer], or None when one of them is None (or
-    a layer is used twice, or dtypes differ).  x has passed the model's input checks;
+def _layer_functions(model, x, training, pick):
+    """[pick(layer, input shape) for each layer], or None when a layer does not allow
+    it (``_plannable``), a layer is used twice, or dtypes differ.  x has passed the model's input checks;
     the first layer's own shape checks run here once (a plan serves only inputs of
     exactly this shape and dtype)."""
     if len({id(layer) for layer in model.layers}) != len(model.layers):
         return None                 # a layer used twice: the general path's bookkeeping
     model.layers[0]._check_input(x, x.ndim)
-    shape = x.shape
-    found = []
+    # First every layer's input shape and its consent, then the functions (which may
+    # allocate workspaces): a model that falls back allocates nothing here.
+    shapes, shape = [], x.shape
     for layer in model.layers:
-        if layer.dtype != x.dtype:
+        if layer.dtype != x.dtype or not layer._plannable(shape, training):
             return None
-        f = pick(layer, shape)
-        if f is None:
-            return None
-        found.append(f)
+        shapes.append(shape)
         shape = (shape[0],) + tuple(layer.compute_output_shape(shape[1:]))
         if None in shape:
             return None
-    return found
+    found = [pick(layer, shape) for layer, shape in zip(model.layers, shapes)]
+    return None if None in found else found
 
 
 def build(model, x):
     """A TrainPlan for inputs like x, or None when a layer needs the general path."""
-    pairs = _layer_functions(model, x, lambda layer, shape: layer._train_pair(shape))
+    pairs = _layer_functions(model, x, True, lambda layer, shape: layer._train_pair(shape))
     return None if pairs is None else TrainPlan(model, pairs)
 
 
@@ -110,8 +110,14 @@ class InferPlan:
 
 def build_infer(model, x):
     """An InferPlan for inputs like x, or None when a layer needs the general path."""
-    forwards = _layer_functions(model, x, lambda layer, shape: layer._infer_function(shape))
+    forwards = _layer_functions(model, x, False,
+                                lambda layer, shape: layer._infer_function(shape))
     return None if forwards is None else InferPlan(model, forwards)
+
+
+def _same(a, b):
+    """The same objects in the same order (identity: a class's __eq__ does not count)."""
+    return len(a) == len(b) and all(map(operator.is_, a, b))
 
 
 def _settings(model):
@@ -144,10 +150,11 @@ class PlanCache(threading.local):
             return None
         key = (x.shape, x.dtype)
         entry = table.get(key)
-        if (entry is not None and entry[2] == extra and entry[0] == model.layers
+        if (entry is not None and _same(entry[2], extra) and _same(entry[0], model.layers)
                 and entry[1] == _settings(model)):
             table.move_to_end(key)
             return entry[3]
+        table.pop(key, None)            # (a rebuilt entry counts as the most recent)
         plan = make(model, x)
         table[key] = (list(model.layers), _settings(model), extra, plan)
         if len(table) > _MAX_PLANS:

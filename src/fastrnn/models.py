@@ -93,7 +93,7 @@ class Sequential:
         self.compiled = False
         self.stop_training = False
         self.history = None
-        self._plans = _plan.PlanCache()      # compiled train steps, per thread
+        self._plans = _plan.PlanCache()      # compiled train and inference passes, per thread
         for layer in layers or []:
             self.add(layer)
 

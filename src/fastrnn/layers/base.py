@@ -211,7 +211,14 @@ class Layer(ThreadCaches):
     # that its next call overwrites.
     # _infer_function(shape): the same for inference (training=False): one function
     # x -> y, or None.
+    # _plannable(shape, training): whether the layer gives such functions for inputs of
+    # ``shape`` (checked for every layer before any is built).  _planned_methods: the
+    # (forward, backward) a plannable class's functions stand for.
     _train_pair_returns_views = False
+    _planned_methods = None
+
+    def _plannable(self, shape, training):
+        return False
 
     def _train_pair(self, shape):
         return None
@@ -223,10 +230,12 @@ class Layer(ThreadCaches):
         return ()
 
     def _overrides_calls(self):
-        """Whether this instance replaced its forward or backward (such a layer keeps
-        the general path; _train_pair checks the class's own methods)."""
+        """Whether forward or backward is not the one the layer's pair stands for (a
+        subclass, the instance or a patch replaced it): the layer keeps the general path."""
         d = self.__dict__
-        return "forward" in d or "backward" in d
+        cls = type(self)
+        return ("forward" in d or "backward" in d
+                or (cls.forward, cls.backward) != self._planned_methods)
 
     def _check_input(self, x, rank):
         """Cheap checks before unchecked kernels: rank, feature size, C-int sizes."""

@@ -105,13 +105,15 @@ class Dense(Layer):
     def _train_pair_key(self):
         return self._overrides_calls()
 
+    def _plannable(self, shape, training):
+        return not self._overrides_calls()
+
     def _infer_function(self, shape):
-        pair = self._train_pair(shape)      # its forward only saves what backward needs
-        return None if pair is None else pair[0]
+        # the general forward: it also keeps what a later backward needs, as without plans
+        return self.forward if self._plannable(shape, False) else None
 
     def _train_pair(self, shape):
-        if (type(self).forward is not Dense.forward or type(self).backward is not Dense.backward
-                or self._overrides_calls()):
+        if not self._plannable(shape, True):
             return None
         lead, flat = tuple(shape[:-1]), len(shape) == 2
         saved = []
@@ -134,6 +136,9 @@ class Dense(Layer):
                    kernel_initializer=initializers.serialize(self.kernel_initializer),
                    bias_initializer=initializers.serialize(self.bias_initializer))
         return cfg
+
+
+Dense._planned_methods = (Dense.forward, Dense.backward)
 
 
 def _positive_int(value, what, layer):

@@ -292,10 +292,13 @@ class RNN(Layer):
         inputs of ``shape``: no state carried, no extra outputs, time forwards, this
         class's own forward, backward and initial states."""
         return not (self.stateful or self.return_state or self.go_backwards
-                    or len(shape) != 3 or 0 in shape
-                    or type(self).forward is not RNN.forward
-                    or type(self).backward is not RNN.backward or self._overrides_calls()
-                    or type(self)._set_initial_state is not RNN._set_initial_state)
+                    or len(shape) != 3 or 0 in shape or self._overrides_calls()
+                    or type(self)._set_initial_state is not _RNN_INITIAL_STATE)
+
+    def _plannable(self, shape, training):
+        if training and (self.dropout or self.recurrent_dropout):
+            return False
+        return self._plain_calls(shape)
 
     def _plan_forward(self, shape, infer):
         """(workspace, forward function) of a compiled pass on inputs of exactly ``shape``
@@ -324,7 +327,7 @@ class RNN(Layer):
     def _infer_function(self, shape):
         """The compiled inference pass's function for inputs of exactly ``shape`` (dropout
         does not apply at inference), or None (see _plan_forward)."""
-        return self._plan_forward(shape, True)[1] if self._plain_calls(shape) else None
+        return self._plan_forward(shape, True)[1] if self._plannable(shape, False) else None
 
     def _train_pair_key(self):
         return (self.dropout, self.recurrent_dropout, self.stateful, self.return_state,
@@ -336,7 +339,7 @@ class RNN(Layer):
         path (dropout, stateful, return_state, go_backwards).  They run the kernels of
         ``forward(training=True)`` and ``backward`` over a workspace of their own and
         skip the per-call checks, which the model does once for the shape."""
-        if self.dropout or self.recurrent_dropout or not self._plain_calls(shape):
+        if not self._plannable(shape, True):
             return None
         ws, forward = self._plan_forward(shape, False)
         no_states = [None] * len(self.state_names)
@@ -406,6 +409,10 @@ class RNN(Layer):
                    go_backwards=self.go_backwards, stateful=self.stateful,
                    dropout=self.dropout, recurrent_dropout=self.recurrent_dropout, seed=self.seed)
         return cfg
+
+
+RNN._planned_methods = (RNN.forward, RNN.backward)
+_RNN_INITIAL_STATE = RNN._set_initial_state
 
 
 class SimpleRNN(RNN):
