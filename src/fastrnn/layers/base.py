@@ -232,10 +232,9 @@ class Layer(ThreadCaches):
     def _overrides_calls(self):
         """Whether forward or backward is not the one the layer's pair stands for (a
         subclass, the instance or a patch replaced it): the layer keeps the general path."""
-        d = self.__dict__
-        cls = type(self)
-        return ("forward" in d or "backward" in d
-                or (cls.forward, cls.backward) != self._planned_methods)
+        d, cls, planned = self.__dict__, type(self), self._planned_methods
+        return ("forward" in d or "backward" in d or planned is None
+                or cls.forward is not planned[0] or cls.backward is not planned[1])
 
     def _check_input(self, x, rank):
         """Cheap checks before unchecked kernels: rank, feature size, C-int sizes."""
