@@ -362,11 +362,33 @@ class Dropout(Layer):
             return dy
         return dy * scale
 
+    # Compiled passes (fastrnn/_plan.py): the general methods themselves (draws from
+    # the same generator in the same order); at inference the output is the input,
+    # which may be a view of a recurrent layer's workspace.
+    _train_pair_returns_views = True
+
+    def _plannable(self, shape, training):
+        return not self._overrides_calls()
+
+    def _train_pair_key(self):
+        return self._overrides_calls()
+
+    def _train_pair(self, shape):
+        if not self._plannable(shape, True):
+            return None
+        return (lambda x: self.forward(x, training=True)), self.backward
+
+    def _infer_function(self, shape):
+        return self.forward if self._plannable(shape, False) else None
+
     def get_config(self):
         cfg = super().get_config()
         cfg.update(rate=self.rate, seed=self.seed,
                    noise_shape=None if self.noise_shape is None else list(self.noise_shape))
         return cfg
+
+
+Dropout._planned_methods = (Dropout.forward, Dropout.backward)
 
 
 class Activation(Layer):
