@@ -6,7 +6,7 @@ steps of 32 samples).  For a batch shape it has seen, ``TrainPlan`` calls each l
 ``backward`` over a workspace of their own, without the per-call checks), then the
 loss and the optimizer, exactly as ``Sequential._train_step`` does: the same kernels in
 the same order, so the same numbers.  A model whose layers cannot all give such a pair
-(dropout, masks, stateful or wrapped layers, ...) keeps the general path.
+(recurrent dropout, masks, stateful or wrapped layers, ...) keeps the general path.
 
 ``InferPlan`` does the same for inference (``Sequential._forward`` with training=False:
 predict, predict_on_batch, evaluate, calls) with each layer's ``_infer_function``.
@@ -68,9 +68,9 @@ class TrainPlan:
 
 def _layer_functions(model, x, training, pick):
     """[pick(layer, input shape) for each layer], or None when a layer does not allow
-    it (``_plannable``), a layer is used twice, or dtypes differ.  x has passed the model's input checks;
-    the first layer's own shape checks run here once (a plan serves only inputs of
-    exactly this shape and dtype)."""
+    it (``_plannable``), a layer is used twice, or dtypes differ.  x has passed the
+    model's input checks; the first layer's own shape checks run here once (a plan
+    serves only inputs of exactly this shape and dtype)."""
     if len({id(layer) for layer in model.layers}) != len(model.layers):
         return None                 # a layer used twice: the general path's bookkeeping
     model.layers[0]._check_input(x, x.ndim)
