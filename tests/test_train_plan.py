@@ -26,6 +26,19 @@ def _models(make, seed=7):
     return a, b
 
 
+def _xy(rng, B, T=3, I=2):
+    """float32 inputs (B, T, I) and targets (B, 1), drawn in that order."""
+    x = rng.normal(size=(B, T, I)).astype(np.float32)
+    return x, rng.normal(size=(B, 1)).astype(np.float32)
+
+
+def _model(*layers, shape=(3, 2), optimizer="sgd", loss="mse"):
+    """Sequential([Input(shape), *layers]), compiled."""
+    model = Sequential([Input(shape=shape), *layers])
+    model.compile(optimizer=optimizer, loss=loss)
+    return model
+
+
 def _plans_of(model):
     """This thread's cached plans of the model (None: that shape takes the general path)."""
     return [entry[-1] for entry in model._plans.plans.values()]
@@ -120,12 +133,10 @@ def test_seed_program_plan_matches(monkeypatch):
 
 
 def test_train_on_batch_uses_plan_and_matches(monkeypatch, rng):
-    x = rng.normal(size=(9, 4, 2)).astype(np.float32)
-    y = rng.normal(size=(9, 1)).astype(np.float32)
+    x, y = _xy(rng, 9, 4, 2)
 
     def make():
-        model = Sequential([Input(shape=(4, 2)), LSTM(3), Dense(1)])
-        model.compile(optimizer="adam", loss="mse")
+        model = _model(LSTM(3), Dense(1), shape=(4, 2), optimizer="adam")
         return model
     a = _steps_both(monkeypatch, make, x, y)
     assert _plan_for(a, x) is not None
@@ -137,8 +148,7 @@ def test_train_on_batch_uses_plan_and_matches(monkeypatch, rng):
     (lambda: [GRU(4, go_backwards=True), Dense(1)], {}),
 ], ids=["dropout", "recurrent-dropout", "go-backwards"])
 def test_layers_that_need_the_general_path(rng, layers, kwargs):
-    x = rng.normal(size=(12, 4, 2)).astype(np.float32)
-    y = rng.normal(size=(12, 1)).astype(np.float32)
+    x, y = _xy(rng, 12, 4, 2)
     model = Sequential([Input(shape=(4, 2))] + layers())
     model.compile(optimizer="sgd", loss="mse")
     model.fit(x, y, epochs=1, batch_size=6, verbose=0, **kwargs)
@@ -164,24 +174,20 @@ def test_stateful_and_masked_models_take_the_general_path(rng):
 
 
 def test_sample_weights_take_the_general_path(monkeypatch, rng):
-    x = rng.normal(size=(10, 3, 2)).astype(np.float32)
-    y = rng.normal(size=(10, 1)).astype(np.float32)
+    x, y = _xy(rng, 10)
     sw = rng.uniform(0.1, 2.0, size=10)
     calls = []
     real = _plan.PlanCache.get
     monkeypatch.setattr(_plan.PlanCache, "get",
                         lambda self, model, xb: calls.append(1) or real(self, model, xb))
-    model = Sequential([Input(shape=(3, 2)), GRU(3), Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
+    model = _model(GRU(3), Dense(1))
     model.fit(x, y, sample_weight=sw, epochs=1, batch_size=5, verbose=0)
     assert calls == []
 
 
 def test_trainable_change_and_recompile_rebuild_the_plan(rng):
-    x = rng.normal(size=(6, 3, 2)).astype(np.float32)
-    y = rng.normal(size=(6, 1)).astype(np.float32)
-    model = Sequential([Input(shape=(3, 2)), SimpleRNN(3), Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
+    x, y = _xy(rng, 6)
+    model = _model(SimpleRNN(3), Dense(1))
     model.train_on_batch(x, y)
     first = _plan_for(model, x)
     rnn = model.layers[0]
@@ -205,20 +211,16 @@ def test_trainable_change_and_recompile_rebuild_the_plan(rng):
 
 
 def test_state_grads_after_a_planned_step(rng):
-    x = rng.normal(size=(4, 3, 2)).astype(np.float32)
-    y = rng.normal(size=(4, 1)).astype(np.float32)
-    model = Sequential([Input(shape=(3, 2)), LSTM(3), Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
+    x, y = _xy(rng, 4)
+    model = _model(LSTM(3), Dense(1))
     model.train_on_batch(x, y)
     grads = model.layers[0].state_grads
     assert len(grads) == 2 and grads[0].shape == (4, 3) and np.any(grads[0] != 0)
 
 
 def test_deepcopy_after_fit_trains_independently(rng):
-    x = rng.normal(size=(8, 3, 2)).astype(np.float32)
-    y = rng.normal(size=(8, 1)).astype(np.float32)
-    model = Sequential([Input(shape=(3, 2)), GRU(3), Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
+    x, y = _xy(rng, 8)
+    model = _model(GRU(3), Dense(1))
     model.fit(x, y, epochs=1, verbose=0)
     twin = copy.deepcopy(model)
     before = [w.copy() for w in model.get_weights()]
@@ -229,10 +231,8 @@ def test_deepcopy_after_fit_trains_independently(rng):
 
 
 def test_plans_are_per_thread(rng):
-    x = rng.normal(size=(5, 3, 2)).astype(np.float32)
-    y = rng.normal(size=(5, 1)).astype(np.float32)
-    model = Sequential([Input(shape=(3, 2)), SimpleRNN(3), Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
+    x, y = _xy(rng, 5)
+    model = _model(SimpleRNN(3), Dense(1))
     model.train_on_batch(x, y)
     seen = []
     worker = threading.Thread(target=lambda: (model.train_on_batch(x, y),
@@ -243,8 +243,7 @@ def test_plans_are_per_thread(rng):
 
 
 def test_bad_inputs_still_raise_with_plans(rng):
-    model = Sequential([Input(shape=(3, 2)), SimpleRNN(3), Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
+    model = _model(SimpleRNN(3), Dense(1))
     y = np.zeros((4, 1), np.float32)
     with pytest.raises(ValueError, match="NaN"):
         model.train_on_batch(np.full((4, 3, 2), np.nan, np.float32), y)
@@ -259,12 +258,10 @@ def test_plan_after_an_outside_optimizer_apply(monkeypatch, rng):
     """An apply of the user's between two planned steps replaces the optimizer's cached
     validation; the plan then validates again and the steps stay those of the general
     path."""
-    x = rng.normal(size=(6, 3, 2)).astype(np.float32)
-    y = rng.normal(size=(6, 1)).astype(np.float32)
+    x, y = _xy(rng, 6)
 
     def make():
-        model = Sequential([Input(shape=(3, 2)), SimpleRNN(3), Dense(1)])
-        model.compile(optimizer="rmsprop", loss="mse")
+        model = _model(SimpleRNN(3), Dense(1), optimizer="rmsprop")
         return model
 
     def run(model):
@@ -285,8 +282,7 @@ def test_plan_after_an_outside_optimizer_apply(monkeypatch, rng):
 def test_optimizer_with_its_own_apply_runs_it_every_step(monkeypatch, rng):
     """An optimizer subclass whose apply changes the gradients is called on every
     planned step (the repeat shortcut is only for the library's own apply)."""
-    x = rng.normal(size=(6, 3, 2)).astype(np.float32)
-    y = rng.normal(size=(6, 1)).astype(np.float32)
+    x, y = _xy(rng, 6)
     calls = []
 
     class HalfSGD(fastrnn.optimizers.SGD):
@@ -352,8 +348,7 @@ def test_recurrent_last_layer_gives_fresh_predictions(monkeypatch, rng, dtype):
 def test_settings_changed_after_the_plan_was_built(monkeypatch, rng):
     """go_backwards and stateful set after some planned steps take effect, as on the
     general path."""
-    x = rng.normal(size=(4, 3, 2)).astype(np.float32)
-    y = rng.normal(size=(4, 1)).astype(np.float32)
+    x, y = _xy(rng, 4)
 
     def make():
         model = Sequential([Input(shape=(3, 2), batch_size=4), LSTM(3), Dense(1)])
@@ -383,8 +378,7 @@ def test_settings_changed_after_the_plan_was_built(monkeypatch, rng):
 def test_shared_layer_and_masking_take_the_general_path(rng):
     x = rng.normal(size=(6, 3, 2)).astype(np.float32)
     shared = Dense(2)
-    model = Sequential([Input(shape=(3, 2)), SimpleRNN(2), shared, shared])
-    model.compile(optimizer="sgd", loss="mse")
+    model = _model(SimpleRNN(2), shared, shared)
     model.train_on_batch(x, rng.normal(size=(6, 2)).astype(np.float32))
     assert _plans_of(model) == [None]
     masked = Sequential([Input(shape=(3, 2)), fastrnn.layers.Masking(0.0), LSTM(3),
@@ -398,8 +392,7 @@ def test_shared_layer_and_masking_take_the_general_path(rng):
 def test_plan_with_row_blocks_on_two_threads(monkeypatch, rng):
     import fastrnn._threads as th
     monkeypatch.setattr(th, "MIN_BLOCK_FLOPS", 0.0)
-    x = rng.normal(size=(20, 5, 3)).astype(np.float32)
-    y = rng.normal(size=(20, 1)).astype(np.float32)
+    x, y = _xy(rng, 20, 5, 3)
 
     def make():
         model = Sequential([Input(shape=(5, 3)), GRU(6, return_sequences=True), LSTM(4),
@@ -504,8 +497,7 @@ def test_inference_plans_in_threads(rng):
 def test_cache_compares_losses_optimizers_and_layers_by_identity(rng):
     """A recompile with a new optimizer or loss that compares equal (a class's __eq__)
     still rebuilds the plan; an __eq__ returning arrays does not break the check."""
-    x = rng.normal(size=(6, 3, 2)).astype(np.float32)
-    y = rng.normal(size=(6, 1)).astype(np.float32)
+    x, y = _xy(rng, 6)
 
     class SameAdam(fastrnn.optimizers.Adam):
         def __eq__(self, other):

@@ -42,7 +42,7 @@ class TrainPlan:
         # The predictions go to the loss and the metrics, which may keep them or change
         # them: a fresh C-ordered array, as the general path gives (a recurrent layer's
         # pair returns views of its workspace).
-        self.copy_out = model.layers[-1]._train_pair_returns_views
+        self.copy_out = model.layers[-1]._plan_returns_views
         # the repeat shortcut only for the library's own apply (see __call__)
         self.own_apply = type(model.optimizer).apply is Optimizer.apply
 
@@ -100,7 +100,7 @@ class InferPlan:
 
     def __init__(self, model, forwards):
         self.forwards = forwards
-        self.copy_out = model.layers[-1]._train_pair_returns_views
+        self.copy_out = model.layers[-1]._plan_returns_views
 
     def __call__(self, x):
         for forward in self.forwards:

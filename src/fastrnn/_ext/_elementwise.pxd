@@ -161,3 +161,17 @@ cdef inline void rec_gemm(bint trans_u, int m, int n, int k, const floating *a, 
             fr_rgemm(m, n, k, a, lda, packed, beta, c, ldc)
             return
     gemm(False, trans_u, m, n, k, <floating> 1, a, lda, U, ldu, beta, c, ldc)
+
+
+cdef inline int step_row_stride(const floating[:, :, :] x, str kernel) except -1:
+    """The stride, in elements, between the rows of one step of x (T, B, I), a strided
+    view whose last axis is contiguous (e.g. of batch-major data); checked at the entry
+    of the lean inference kernels, before their nogil loops (one row: I)."""
+    cdef Py_ssize_t ld = x.strides[1] // <Py_ssize_t> sizeof(floating)
+    if x.shape[1] == 1:
+        ld = x.shape[2]                 # one row: its stride is never used
+    if ((x.shape[2] > 1 and x.strides[2] != sizeof(floating))
+            or x.strides[1] % <Py_ssize_t> sizeof(floating) != 0 or ld < x.shape[2]):
+        raise ValueError(f"{kernel}: x must have a contiguous last axis and rows at "
+                         "least I apart")
+    return <int> ld

@@ -23,7 +23,7 @@ from libc.stdlib cimport free
 
 from fastrnn._ext._elementwise cimport (bias_act, sum_rows, gru_fwd, gru_bwd, gru1_fwd_zr,
                                         gru1_fwd_h, gru1_bwd_zh, gru1_bwd_r, keep_rows, mask_row,
-                                        pack_recurrent, rec_gemm)
+                                        pack_recurrent, rec_gemm, step_row_stride)
 from fastrnn._ext._dropout cimport (mask_rows, add_masked, masked_products,
                                    masked_products_grad, masked_weight_grads)
 
@@ -127,7 +127,7 @@ def infer_reset_after(const floating[:, :, :] x, const floating[:, ::1] W,
     cdef int T = x.shape[0], I = x.shape[2], H = U.shape[0], G = 3 * H
     cdef int t, nb = (x.shape[1] if r1 < 0 else r1) - r0
     cdef int nh = hs.shape[0]                       # T + 1 slots, or 2 (t % 2)
-    cdef int ldx = <int> (x.strides[1] // sizeof(floating))   # step t's rows of x
+    cdef int ldx                                    # step t's rows of x
     cdef floating *h_prev
     cdef floating *h_next
     cdef const unsigned char *m
@@ -138,12 +138,7 @@ def infer_reset_after(const floating[:, :, :] x, const floating[:, ::1] W,
     if (xg.shape[1] < r0 + nb or mh.shape[1] < r0 + nb or xg.shape[2] != G
             or mh.shape[2] != G or (nh != T + 1 and nh != 2)):
         raise ValueError("_gru.infer_reset_after: buffer shapes do not match the inputs")
-    if x.shape[1] == 1:
-        ldx = I                     # one row: its stride is never used
-    if ((x.shape[2] > 1 and x.strides[2] != sizeof(floating))
-            or x.strides[1] % sizeof(floating) != 0 or ldx < I):
-        raise ValueError("_gru.infer_reset_after: x must have a contiguous last axis "
-                         "and rows at least I apart")
+    ldx = step_row_stride(x, "_gru.infer_reset_after")
     with nogil:
         PW = pack_recurrent(&W[0, 0], I, G, G, False, T, nb)
         PU = pack_recurrent(&U[0, 0], H, G, G, False, T, nb)

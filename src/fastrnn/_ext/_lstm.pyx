@@ -24,7 +24,7 @@ from fastrnn._ext._blas cimport gemm, gemm_all, axpy
 from libc.stdlib cimport free, malloc
 
 from fastrnn._ext._elementwise cimport (lstm_fwd, lstm_bwd, sum_rows, keep_rows, mask_row,
-                                        packing_pays,
+                                        packing_pays, step_row_stride,
                                         pack_recurrent, rec_gemm)
 from fastrnn._ext._dropout cimport masked_products, masked_products_grad, masked_weight_grads
 
@@ -180,7 +180,7 @@ def infer(const floating[:, :, :] x, const floating[:, ::1] W,
     cdef int G = 4 * H, K = I + H
     cdef int t, r, s, nb = (x.shape[1] if r1 < 0 else r1) - r0
     cdef int nh = hs.shape[0], nc = cs.shape[0]     # T + 1 slots, or 2 (t % 2)
-    cdef int ldx = <int> (x.strides[1] // sizeof(floating))   # step t's rows of x
+    cdef int ldx                                    # step t's rows of x
     cdef const unsigned char *m
     cdef float *P = NULL
     cdef floating *WU
@@ -199,12 +199,7 @@ def infer(const floating[:, :, :] x, const floating[:, ::1] W,
             or (nh != T + 1 and nh != 2) or (nc != T + 1 and nc != 2)
             or (every_step and (nh != T + 1 or nc != T + 1))):
         raise ValueError("_lstm.infer: buffer shapes do not match the inputs")
-    if x.shape[1] == 1:
-        ldx = I                     # one row: its stride is never used
-    if ((x.shape[2] > 1 and x.strides[2] != sizeof(floating))
-            or x.strides[1] % sizeof(floating) != 0 or ldx < I):
-        raise ValueError("_lstm.infer: x must have a contiguous last axis "
-                         "and rows at least I apart")
+    ldx = step_row_stride(x, "_lstm.infer")
     with nogil:
         if floating is float and packing_pays(T, rows):
             # [W; U] is W's rows then U's (both (., 4H), C order): one copy, then packed

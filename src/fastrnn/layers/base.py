@@ -207,18 +207,19 @@ class Layer(ThreadCaches):
     # (forward, backward) functions for inputs of exactly ``shape`` (batch included), or
     # None: this layer then takes the general path (the default).  _train_pair_key():
     # the settings a pair was built for (the plan is rebuilt when they change).
-    # _train_pair_returns_views: whether the pair's forward returns views of buffers
+    # _plan_returns_views: whether the pair's forward returns views of buffers
     # that its next call overwrites.
     # _infer_function(shape): the same for inference (training=False): one function
     # x -> y, or None.
     # _plannable(shape, training): whether the layer gives such functions for inputs of
     # ``shape`` (checked for every layer before any is built).  _planned_methods: the
     # (forward, backward) a plannable class's functions stand for.
-    _train_pair_returns_views = False
+    _plan_returns_views = False
     _planned_methods = None
 
     def _plannable(self, shape, training):
-        return False
+        # a class with _planned_methods, its calls not replaced (see _overrides_calls)
+        return not self._overrides_calls()
 
     def _train_pair(self, shape):
         return None
@@ -227,7 +228,7 @@ class Layer(ThreadCaches):
         return None
 
     def _train_pair_key(self):
-        return ()
+        return self._overrides_calls()
 
     def _overrides_calls(self):
         """Whether forward or backward is not the one the layer's pair stands for (a

@@ -102,12 +102,6 @@ class Dense(Layer):
             np.add.reduce(dz, axis=0, out=self.grads[1])     # = dz.sum(0), fewer layers
         return np.dot(dz, self.kernel.T)
 
-    def _train_pair_key(self):
-        return self._overrides_calls()
-
-    def _plannable(self, shape, training):
-        return not self._overrides_calls()
-
     def _infer_function(self, shape):
         # the general forward: it also keeps what a later backward needs, as without plans
         return self.forward if self._plannable(shape, False) else None
@@ -365,13 +359,7 @@ class Dropout(Layer):
     # Compiled passes (fastrnn/_plan.py): the general methods themselves (draws from
     # the same generator in the same order); at inference the output is the input,
     # which may be a view of a recurrent layer's workspace.
-    _train_pair_returns_views = True
-
-    def _plannable(self, shape, training):
-        return not self._overrides_calls()
-
-    def _train_pair_key(self):
-        return self._overrides_calls()
+    _plan_returns_views = True
 
     def _train_pair(self, shape):
         if not self._plannable(shape, True):

@@ -285,7 +285,7 @@ class RNN(Layer):
             dxt = dxt[::-1]
         return np.ascontiguousarray(dxt.transpose(1, 0, 2))
 
-    _train_pair_returns_views = True
+    _plan_returns_views = True
 
     def _plain_calls(self, shape):
         """Whether a compiled train step or inference pass can serve this layer on
