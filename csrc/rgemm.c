@@ -233,7 +233,7 @@ static strip_fn pick_strip(void) {
 #define FR_RKC 256     /* depth of one pass of fr_rgemm: a 256 x 32 panel block is 32 KB */
 
 void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P, float beta,
-              float *C, int ldc) {
+              float *C, int ldc, int reverse) {
     strip_fn run = pick_strip();
     if (run == NULL) {          /* callers use BLAS here; kept correct all the same */
         for (int i = 0; i < M; i++)
@@ -246,15 +246,21 @@ void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P, floa
             }
         return;
     }
-    /* Panels outer, row tiles inner: one panel block (up to 256 deep, L1) stays in cache
-     * while every row tile of A streams past it; deeper products accumulate over blocks. */
-    for (int k0 = 0; k0 < K || k0 == 0; k0 += FR_RKC) {
-        int kc = K - k0 < FR_RKC ? K - k0 : FR_RKC;
-        float b = k0 == 0 ? beta : 1.0f;
-        for (int p = 0; p * FR_NR < N; p++) {
-            int cols = N - p * FR_NR < FR_NR ? N - p * FR_NR : FR_NR;
+    /* Panels outer, then depth blocks, then row tiles: one panel block (up to 256
+     * deep, 32 KB, L1) stays in cache while every row tile of A streams past it, and
+     * the C strip accumulates over the depth blocks.  The columns are independent, so
+     * the panel order does not change a result: reversed, a call starts with the
+     * panels the previous call (in the other order) left in L2, which a panel larger
+     * than L2 (W4's 5 MB) otherwise streams from L3 at every step. */
+    int panels = (N + FR_NR - 1) / FR_NR;
+    for (int q = 0; q < panels; q++) {
+        int p = reverse ? panels - 1 - q : q;
+        int cols = N - p * FR_NR < FR_NR ? N - p * FR_NR : FR_NR;
+        for (int k0 = 0; k0 < K || k0 == 0; k0 += FR_RKC) {
+            int kc = K - k0 < FR_RKC ? K - k0 : FR_RKC;
             run(0, M, cols, kc, A + k0, lda, FR_MR * (long)lda,
-                P + ((long)p * K + k0) * FR_NR, FR_NR, b, C + p * FR_NR, ldc);
+                P + ((long)p * K + k0) * FR_NR, FR_NR, k0 == 0 ? beta : 1.0f,
+                C + p * FR_NR, ldc);
         }
     }
 }

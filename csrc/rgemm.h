@@ -7,8 +7,12 @@
  *   fr_rgemm_packed_size(K, N)             floats needed for the packed copy
  *   fr_rgemm_pack(U, K, N, ldu, trans, P)  P = op(U) packed (op(U)[k][c] = U[k*ldu + c],
  *                                          or U[c*ldu + k] when trans)
- *   fr_rgemm(M, N, K, A, lda, P, beta, C, ldc)
- *                                          C (M x N, row-major) = beta C + A (M x K) op(U)
+ *   fr_rgemm(M, N, K, A, lda, P, beta, C, ldc, reverse)
+ *                                          C (M x N, row-major) = beta C + A (M x K) op(U);
+ *                                          reverse runs the panels last to first (the
+ *                                          same result): per-step callers alternate it
+ *                                          so that a step starts in the panels the last
+ *                                          one left in cache
  *   fr_rgemm_supported()                   1 where a fast kernel exists (AVX-512F or
  *                                          AVX2, with FMA, chosen when the module loads),
  *                                          else 0: then callers use BLAS.
@@ -39,7 +43,7 @@ int fr_rgemm_level(void);
 long fr_rgemm_packed_size(int K, int N);
 void fr_rgemm_pack(const float *U, int K, int N, int ldu, int trans, float *P);
 void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P, float beta,
-              float *C, int ldc);
+              float *C, int ldc, int reverse);
 void fr_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
               int ldb, float beta, float *C, int ldc);
 void fr_sgemm_colmajor(char *ta, char *tb, int *m, int *n, int *k, float *alpha, float *a,

@@ -53,4 +53,4 @@ cdef extern from "rgemm.h" nogil:
     long fr_rgemm_packed_size(int K, int N)
     void fr_rgemm_pack(const float *U, int K, int N, int ldu, int trans, float *P)
     void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P, float beta,
-                  float *C, int ldc)
+                  float *C, int ldc, int reverse)

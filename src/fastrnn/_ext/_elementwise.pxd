@@ -153,12 +153,14 @@ cdef inline float *pack_recurrent(const floating *U, int K, int N, int ldu, bint
 
 cdef inline void rec_gemm(bint trans_u, int m, int n, int k, const floating *a, int lda,
                           const floating *U, int ldu, const float *packed, floating beta,
-                          floating *c, int ldc) noexcept nogil:
+                          floating *c, int ldc, int t) noexcept nogil:
     """The per-step recurrent product c (m x n) = beta c + a (m x k) op(U), with op(U)
-    packed once by pack_recurrent when available, else one BLAS call."""
+    packed once by pack_recurrent when available, else one BLAS call.  t: the step;
+    odd steps run the packed panels in reverse order (same result), so each step
+    starts in the part of op(U) the previous one left in cache."""
     if floating is float:
         if packed != NULL:
-            fr_rgemm(m, n, k, a, lda, packed, beta, c, ldc)
+            fr_rgemm(m, n, k, a, lda, packed, beta, c, ldc, t & 1)
             return
     gemm(False, trans_u, m, n, k, <floating> 1, a, lda, U, ldu, beta, c, ldc)
 

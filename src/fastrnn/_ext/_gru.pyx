@@ -98,7 +98,7 @@ def forward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
         for t in range(T if nb > 0 else 0):
             if rmask is None:
                 rec_gemm(False, nb, G, H, &hs[t, r0, 0], H, &U[0, 0], G, P, <floating> 0,
-                         &mh[t, r0, 0], G)
+                         &mh[t, r0, 0], G, t)
             else:
                 masked_products(&hs[t, r0, 0], &rmask[0, r0, 0], <long> B * H, &hm[r0, 0],
                                 &U[0, 0], &mh[t, r0, 0], nb, nb, H, H, 3, G, <floating> 0)
@@ -144,11 +144,11 @@ def infer_reset_after(const floating[:, :, :] x, const floating[:, ::1] W,
         PU = pack_recurrent(&U[0, 0], H, G, G, False, T, nb)
         for t in range(T):
             rec_gemm(False, nb, G, I, &x[t, r0, 0], ldx, &W[0, 0], G, PW, <floating> 0,
-                     &xg[0, r0, 0], G)
+                     &xg[0, r0, 0], G, t)
             bias_act(&xg[0, r0, 0], &b[0, 0], nb, G, LINEAR)
             h_prev, h_next = &hs[t % nh, r0, 0], &hs[(t + 1) % nh, r0, 0]
             rec_gemm(False, nb, G, H, h_prev, H, &U[0, 0], G, PU, <floating> 0,
-                     &mh[0, r0, 0], G)
+                     &mh[0, r0, 0], G, t)
             gru_fwd(&xg[0, r0, 0], &mh[0, r0, 0], &b[1, 0], h_prev, h_next, nb, H, act, ract)
             m = mask_row(mask, t)
             if m != NULL:
@@ -191,7 +191,7 @@ def backward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
                     NULL if m == NULL else m + r0, nb, H, act, ract)
             if rmask is None:
                 rec_gemm(True, nb, H, G, &mh[t, r0, 0], G, &U[0, 0], G, P, <floating> 1,
-                         &dh0[r0, 0], H)
+                         &dh0[r0, 0], H, t)
             else:
                 masked_products_grad(&mh[t, r0, 0], &rmask[0, r0, 0], <long> B * H,
                                      &hm[r0, 0], &U[0, 0], &dh0[r0, 0], nb, nb, H, H, 3, G,

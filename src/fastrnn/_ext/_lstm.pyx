@@ -84,7 +84,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
         for t in range(T if nb > 0 else 0):
             if rmask is None:
                 rec_gemm(False, nb, G, H, &hs[t, r0, 0], H, &U[0, 0], G, P, <floating> 1,
-                         &z[t, r0, 0], G)
+                         &z[t, r0, 0], G, t)
             else:
                 masked_products(&hs[t, r0, 0], &rmask[0, r0, 0], <long> B * H, &hm[r0, 0],
                                 &U[0, 0], &z[t, r0, 0], nb, nb, H, H, 4, G, <floating> 1)
@@ -132,7 +132,7 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
                      NULL if m == NULL else m + r0, nb, H, act, ract)
             if rmask is None:
                 rec_gemm(True, nb, H, G, &z[t, r0, 0], G, &U[0, 0], G, P, beta,
-                         &dh0[r0, 0], H)
+                         &dh0[r0, 0], H, t)
             else:
                 masked_products_grad(&z[t, r0, 0], &rmask[0, r0, 0], <long> B * H,
                                      &hm[r0, 0], &U[0, 0], &dh0[r0, 0], nb, nb, H, H, 4, G,
@@ -218,7 +218,7 @@ def infer(const floating[:, :, :] x, const floating[:, ::1] W,
                     memcpy(&xh[r, 0], &x[t, r, 0], I * sizeof(floating))
                     memcpy(&xh[r, I], h_prev + <long> (r - r0) * H, H * sizeof(floating))
                 rec_gemm(False, nb, G, K, &xh[r0, 0], K, &W[0, 0], G, P, <floating> 0,
-                         &z[s, r0, 0], G)
+                         &z[s, r0, 0], G, t)
             else:
                 gemm(False, False, nb, G, I, <floating> 1, &x[t, r0, 0], ldx, &W[0, 0], G,
                      <floating> 0, &z[s, r0, 0], G)

@@ -55,7 +55,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             # hs[t + 1] += hs[t] U, then act(. + b) in place
             if rmask is None:
                 rec_gemm(False, nb, H, H, &hs[t, r0, 0], H, &U[0, 0], H, P, <floating> 1,
-                         &hs[t + 1, r0, 0], H)
+                         &hs[t + 1, r0, 0], H, t)
             else:
                 masked_products(&hs[t, r0, 0], &rmask[0, r0, 0], <long> B * H, &hm[r0, 0],
                                 &U[0, 0], &hs[t + 1, r0, 0], nb, nb, H, H, 1, H, <floating> 1)
@@ -102,7 +102,7 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
                 mask_split(&dz[t, r0, 0], &dh0[r0, 0], m + r0, nb, H)
             if rmask is None:
                 rec_gemm(True, nb, H, H, &dz[t, r0, 0], H, &U[0, 0], H, P, beta,
-                         &dh0[r0, 0], H)
+                         &dh0[r0, 0], H, t)
             else:
                 masked_products_grad(&dz[t, r0, 0], &rmask[0, r0, 0], <long> B * H,
                                      &hm[r0, 0], &U[0, 0], &dh0[r0, 0], nb, nb, H, H, 1, H,
@@ -130,9 +130,10 @@ def activate(floating[:, ::1] z, int act):
 
 
 def packed_product(const float[:, ::1] a, const float[:, ::1] U, bint trans_u,
-                   float[:, ::1] c, float beta):
+                   float[:, ::1] c, float beta, bint reverse=False):
     """c[:, :n] = beta c[:, :n] + a (m, k) op(U) through the packed kernel of
-    csrc/rgemm.c (for tests); op(U) (k, n) is U, or U^T when trans_u; c (m, ldc >= n).
+    csrc/rgemm.c (for tests); op(U) (k, n) is U, or U^T when trans_u; c (m, ldc >= n);
+    reverse: the panels in reverse order, as odd steps run them.
     Returns False, leaving c untouched, where the CPU lacks the kernel."""
     cdef int m = a.shape[0], k = a.shape[1]
     cdef int n = U.shape[0] if trans_u else U.shape[1]
@@ -147,6 +148,6 @@ def packed_product(const float[:, ::1] a, const float[:, ::1] U, bint trans_u,
         raise MemoryError()
     with nogil:
         fr_rgemm_pack(&U[0, 0], k, n, U.shape[1], trans_u, P)
-        fr_rgemm(m, n, k, &a[0, 0], k, P, beta, &c[0, 0], c.shape[1])
+        fr_rgemm(m, n, k, &a[0, 0], k, P, beta, &c[0, 0], c.shape[1], reverse)
     free(P)
     return True
