@@ -5,6 +5,8 @@
  * columns, and each step runs a register-blocked kernel over the panels:
  *
  *   fr_rgemm_packed_size(K, N)             floats needed for the packed copy
+ *   fr_packed_alloc(floats)                memory for it (huge pages from 256 KB, see
+ *                                          rgemm.c); release it with free()
  *   fr_rgemm_pack(U, K, N, ldu, trans, P)  P = op(U) packed (op(U)[k][c] = U[k*ldu + c],
  *                                          or U[c*ldu + k] when trans)
  *   fr_rgemm(M, N, K, A, lda, P, beta, C, ldc, reverse)
@@ -41,6 +43,7 @@
 int fr_rgemm_supported(void);
 int fr_rgemm_level(void);
 long fr_rgemm_packed_size(int K, int N);
+float *fr_packed_alloc(long floats);
 void fr_rgemm_pack(const float *U, int K, int N, int ldu, int trans, float *P);
 void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P, float beta,
               float *C, int ldc, int reverse);

@@ -1,7 +1,6 @@
 # Fused-type dispatch to the float/double C helpers of csrc/ (activations.h, gates.h,
 # rgemm.h).
 from cython cimport floating
-from libc.stdlib cimport malloc
 from fastrnn._ext._csrc cimport *
 from fastrnn._ext._blas cimport gemm
 
@@ -145,7 +144,7 @@ cdef inline float *pack_recurrent(const floating *U, int K, int N, int ldu, bint
     else:
         if not packing_pays(steps, rows):
             return NULL
-        P = <float *> malloc(fr_rgemm_packed_size(K, N) * sizeof(float))
+        P = fr_packed_alloc(fr_rgemm_packed_size(K, N))
         if P != NULL:
             fr_rgemm_pack(U, K, N, ldu, trans, P)
         return P

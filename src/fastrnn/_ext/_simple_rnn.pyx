@@ -19,9 +19,10 @@ from cython cimport floating
 from libc.string cimport memcpy
 
 from fastrnn._ext._blas cimport gemm, gemm_all, axpy
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport free
 
-from fastrnn._ext._csrc cimport fr_rgemm_supported, fr_rgemm_packed_size, fr_rgemm_pack, fr_rgemm
+from fastrnn._ext._csrc cimport (fr_rgemm_supported, fr_rgemm_packed_size, fr_packed_alloc,
+                                 fr_rgemm_pack, fr_rgemm)
 
 from fastrnn._ext._elementwise cimport (bias_act, act_grad, sum_rows, keep_rows, mask_split,
                                         mask_row, pack_recurrent, rec_gemm)
@@ -143,7 +144,7 @@ def packed_product(const float[:, ::1] a, const float[:, ::1] U, bint trans_u,
         raise ValueError("packed_product: shapes do not agree")
     if not fr_rgemm_supported():
         return False
-    P = <float *> malloc(fr_rgemm_packed_size(k, n) * sizeof(float))
+    P = fr_packed_alloc(fr_rgemm_packed_size(k, n))
     if P == NULL:
         raise MemoryError()
     with nogil:
