@@ -52,7 +52,7 @@ void fr_sum_rows_d(const double *a, long rows, int cols, double *out);
  *   fr_act_{f,d}(x, act)   the activation of x
  *   fr_dact_{f,d}(y, act)  its derivative, from the output y = act(x)
  * float uses the vectorizable functions of fastmath.h; double uses libm (it serves
- * gradient checks, where accuracy matters more than speed).  The logistic function
+ * gradient checks, where accuracy matters more than speed); its logistic function
  * takes exp only of a non-positive number: no overflow. */
 #include <math.h>
 #include "fastmath.h"

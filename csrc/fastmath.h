@@ -1,7 +1,10 @@
 /* Branch-free float exp, tanh and logistic functions that GCC vectorizes (plain
  * arithmetic and selects, no libm calls), without -ffast-math: IEEE semantics hold,
  * NaN propagates, +-Inf give the exact limits.  Accuracy: a few ulp (Cephes
- * polynomials), checked against libm in tests/test_fastmath.py.
+ * polynomials; sigmoid 2.5, tanh 1.5 at most) where the result is a normal float,
+ * checked against libm in tests/test_fastmath.py.  The sigmoid's results below
+ * FLT_MIN are coarser: subnormal for x in [-88.38, -87.34], 0 below (the true value is
+ * at most 4e-39 there).
  *
  * fr_exp_f(x)  exp(x) for x <= 89 (the activations' arguments): x below -87.3 is
  *              clamped, giving ~1e-38 instead of a subnormal; from 88.38 (2^128) it
@@ -18,8 +21,10 @@
 static inline float fr_exp_f(float x) {
     /* NaN-preserving clamp: a comparison with NaN is false, so NaN passes through. */
     x = (x < -87.3365447504f) ? -87.3365447504f : x;
-    /* n = round(x / ln 2) with the 1.5 * 2^23 trick (|x / ln 2| < 2^22 here). */
-    float fn = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    /* n = round(x / ln 2) with the 1.5 * 2^23 trick (|x / ln 2| < 2^22 here): the sum
+     * keeps n in its low mantissa bits. */
+    float shifted = x * 1.44269504088896341f + 12582912.0f;
+    float fn = shifted - 12582912.0f;
     /* r = x - n ln 2, with ln 2 split in two for precision (Cephes). */
     float r = x - fn * 0.693359375f;
     r = r + fn * 2.12194440e-4f;
@@ -31,9 +36,11 @@ static inline float fr_exp_f(float x) {
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
     /* 2^n built in the exponent field; n is in [-126, 128] (2^128: the bits of +Inf).
-     * NaN: p is NaN already. */
-    int32_t n = (int32_t)fn;
-    uint32_t bits = (uint32_t)(n + 127) << 23;
+     * n comes from the bits of the sum, not a float-to-int conversion (undefined for
+     * NaN in C); for NaN the bits are garbage, but p is NaN already. */
+    uint32_t sbits;
+    memcpy(&sbits, &shifted, sizeof sbits);
+    uint32_t bits = (sbits - 0x4B400000u + 127u) << 23;     /* 0x4B400000: 1.5 * 2^23 */
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;

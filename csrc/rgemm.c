@@ -47,17 +47,33 @@ long fr_rgemm_packed_size(int K, int N) {
 
 #define FR_HUGE_PAGE (2L << 20)
 #define FR_HUGE_MIN (256L << 10)
+#define FR_HUGE_FLOPS_PER_BYTE 1000.0
 
-/* The kernels stream a packed operand at every step (W4's 5 MB panel: 1,300 pages of
- * 4 KB, beyond what the TLB maps).  From 256 KB, it is allocated in whole 2 MB blocks,
- * 2 MB aligned, and marked for transparent huge pages: one TLB entry per 2 MB (the
- * per-step products ran 6-15% faster in a C bench).  madvise is a hint: where THP is
- * off, these are ordinary pages. */
-float *fr_packed_alloc(long floats) {
-    size_t bytes = (size_t)floats * sizeof(float);
-    void *p = NULL;
+/* The kernels stream a packed operand many times (W4's 5 MB panel at every step: 1,300
+ * pages of 4 KB, beyond what the TLB maps).  In huge pages the products ran 6-15%
+ * faster (C bench), but each allocation is a fresh mapping whose 2 MB pages are faulted
+ * in and zeroed (about 0.1-0.2 ms per page, where plain malloc reuses its memory).
+ * That repays itself at about 250 flops of the product per byte zeroed; from 1000 (and
+ * 256 KB), the buffer is allocated in whole 2 MB blocks, 2 MB aligned, and marked for
+ * transparent huge pages.  madvise is a hint: where THP is off, these are ordinary
+ * pages. */
+int fr_packed_wants_huge(long floats, double flops) {
 #ifdef MADV_HUGEPAGE
-    if ((long)bytes >= FR_HUGE_MIN) {
+    long bytes = floats * (long)sizeof(float);
+    long whole = (bytes + FR_HUGE_PAGE - 1) / FR_HUGE_PAGE * FR_HUGE_PAGE;
+    return bytes >= FR_HUGE_MIN && flops >= FR_HUGE_FLOPS_PER_BYTE * (double)whole;
+#else
+    (void)floats;
+    (void)flops;
+    return 0;
+#endif
+}
+
+float *fr_packed_alloc(long floats, double flops) {
+    size_t bytes = (size_t)floats * sizeof(float);
+#ifdef MADV_HUGEPAGE
+    if (fr_packed_wants_huge(floats, flops)) {
+        void *p = NULL;
         size_t whole = (bytes + FR_HUGE_PAGE - 1) & ~(size_t)(FR_HUGE_PAGE - 1);
         if (posix_memalign(&p, FR_HUGE_PAGE, whole) != 0)
             return NULL;
@@ -356,7 +372,7 @@ void fr_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda, cons
     int ka = K < FR_KC ? K : FR_KC, ma = M < FR_MC ? M : FR_MC, na = N < FR_NC ? N : FR_NC;
     long a_size = ta ? (long)ka * ((ma + FR_MR - 1) / FR_MR) * FR_MR : 0;
     long b_size = (long)ka * ((na + FR_NR - 1) / FR_NR) * FR_NR;
-    float *Ap = run == NULL ? NULL : fr_packed_alloc(a_size + b_size);
+    float *Ap = run == NULL ? NULL : fr_packed_alloc(a_size + b_size, 2.0 * M * N * K);
     if (Ap == NULL) {       /* no kernel, or no memory for the packed copies */
         fr_sgemm_portable(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
         return;

@@ -5,12 +5,15 @@
  * columns, and each step runs a register-blocked kernel over the panels:
  *
  *   fr_rgemm_packed_size(K, N)             floats needed for the packed copy
- *   fr_packed_alloc(floats)                memory for it (huge pages from 256 KB, see
+ *   fr_packed_alloc(floats, flops)         memory for it, in huge pages where the
+ *                                          product's work (flops) repays them (see
  *                                          rgemm.c); release it with free()
+ *   fr_packed_wants_huge(floats, flops)    1 where fr_packed_alloc takes huge pages
  *   fr_rgemm_pack(U, K, N, ldu, trans, P)  P = op(U) packed (op(U)[k][c] = U[k*ldu + c],
  *                                          or U[c*ldu + k] when trans)
  *   fr_rgemm(M, N, K, A, lda, P, beta, C, ldc, reverse)
- *                                          C (M x N, row-major) = beta C + A (M x K) op(U);
+ *                                          C (M x N, row-major) = beta C + A (M x K) op(U)
+ *                                          (C must not overlap A);
  *                                          reverse runs the panels last to first (the
  *                                          same result): per-step callers alternate it
  *                                          so that a step starts in the panels the last
@@ -43,7 +46,8 @@
 int fr_rgemm_supported(void);
 int fr_rgemm_level(void);
 long fr_rgemm_packed_size(int K, int N);
-float *fr_packed_alloc(long floats);
+int fr_packed_wants_huge(long floats, double flops);
+float *fr_packed_alloc(long floats, double flops);
 void fr_rgemm_pack(const float *U, int K, int N, int ldu, int trans, float *P);
 void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P, float beta,
               float *C, int ldc, int reverse);

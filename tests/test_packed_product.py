@@ -61,6 +61,51 @@ def test_reverse_panel_order_gives_the_same_bits(m, k, n, trans_u, rng):
         np.testing.assert_allclose(back[:, :n], want, rtol=1e-5, atol=2e-5 * np.sqrt(k))
 
 
+@pytest.mark.parametrize("k", [256, 512, 513])
+@pytest.mark.parametrize("trans_u", [False, True])
+def test_reverse_order_nan_in_c_and_whole_depth_blocks(k, trans_u, rng):
+    """The reverse order on whole 256-deep blocks, with NaN in c: beta = 0 overwrites it
+    in both orders, beta = 1 keeps it, bit for bit the same."""
+    m, n = 9, 70
+    a = rng.normal(size=(m, k)).astype(np.float32)
+    u = rng.normal(size=(n, k) if trans_u else (k, n)).astype(np.float32)
+    for beta in (0.0, 1.0):
+        c0 = rng.normal(size=(m, n + 3)).astype(np.float32)
+        c0[::2, ::3] = np.nan
+        ahead, back = c0.copy(), c0.copy()
+        assert _simple_rnn.packed_product(a, u, trans_u, ahead, beta)
+        assert _simple_rnn.packed_product(a, u, trans_u, back, beta, reverse=True)
+        np.testing.assert_array_equal(back.view(np.uint32), ahead.view(np.uint32))
+        np.testing.assert_array_equal(back[:, n:], c0[:, n:])
+        assert np.isnan(back[:, :n]).any() == (beta != 0.0)
+
+
+def test_packed_operand_over_several_huge_pages(rng):
+    """A packed copy of 2.6 MB whose product repays huge pages (4 GFLOP): two 2 MB
+    blocks."""
+    m, k, n = 3300, 4100, 160
+    assert _simple_rnn.packed_in_huge_pages(k * n, 2.0 * m * k * n)
+    a = rng.normal(size=(m, k)).astype(np.float32)
+    u = rng.normal(size=(k, n)).astype(np.float32)
+    want = a.astype(np.float64) @ u.astype(np.float64)
+    for reverse in (False, True):
+        c = np.full((m, n), np.nan, np.float32)
+        assert _simple_rnn.packed_product(a, u, False, c, 0.0, reverse=reverse)
+        np.testing.assert_allclose(c, want, rtol=1e-5, atol=2e-5 * np.sqrt(k))
+
+
+def test_huge_pages_only_where_the_work_repays_them():
+    """Each huge-page allocation is a fresh mapping whose 2 MB pages are zeroed: a
+    packed copy goes there only from 256 KB and 1000 flops per byte (W4's panel, not a
+    short sequence's or a small product's)."""
+    huge = _simple_rnn.packed_in_huge_pages
+    K, N = 640, 2048                                        # W4's [W; U]
+    assert huge(K * N, 2.0 * K * N * 100 * 64)              # 100 steps of 64 rows
+    assert not huge(160 * 512, 2.0 * 160 * 512 * 10 * 32)   # 10 steps of 32 rows
+    assert not huge(256 * 512, 2.0 * 64 * 256 * 512)        # one 64 x 256 x 512 product
+    assert not huge(1000, 1e15)                             # small: plain malloc
+
+
 @pytest.mark.parametrize("beta", [0.0, 1.0])
 def test_writes_nothing_outside_c(beta, rng):
     """c is the first n columns of wider rows: the masked stores of the last panel stay

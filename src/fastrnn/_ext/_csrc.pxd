@@ -51,7 +51,8 @@ cdef extern from "rgemm.h" nogil:
     int fr_rgemm_supported()
     int fr_rgemm_level()
     long fr_rgemm_packed_size(int K, int N)
-    float *fr_packed_alloc(long floats)
+    int fr_packed_wants_huge(long floats, double flops)
+    float *fr_packed_alloc(long floats, double flops)
     void fr_rgemm_pack(const float *U, int K, int N, int ldu, int trans, float *P)
     void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P, float beta,
                   float *C, int ldc, int reverse)

@@ -144,7 +144,8 @@ cdef inline float *pack_recurrent(const floating *U, int K, int N, int ldu, bint
     else:
         if not packing_pays(steps, rows):
             return NULL
-        P = fr_packed_alloc(fr_rgemm_packed_size(K, N))
+        # every step reads it once per row: 2 K N flops per row and step
+        P = fr_packed_alloc(fr_rgemm_packed_size(K, N), 2.0 * K * N * steps * rows)
         if P != NULL:
             fr_rgemm_pack(U, K, N, ldu, trans, P)
         return P

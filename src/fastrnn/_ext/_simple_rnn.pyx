@@ -22,7 +22,7 @@ from fastrnn._ext._blas cimport gemm, gemm_all, axpy
 from libc.stdlib cimport free
 
 from fastrnn._ext._csrc cimport (fr_rgemm_supported, fr_rgemm_packed_size, fr_packed_alloc,
-                                 fr_rgemm_pack, fr_rgemm)
+                                 fr_packed_wants_huge, fr_rgemm_pack, fr_rgemm)
 
 from fastrnn._ext._elementwise cimport (bias_act, act_grad, sum_rows, keep_rows, mask_split,
                                         mask_row, pack_recurrent, rec_gemm)
@@ -130,6 +130,12 @@ def activate(floating[:, ::1] z, int act):
         bias_act(&z[0, 0], NULL, z.shape[0], z.shape[1], act)
 
 
+def packed_in_huge_pages(long floats, double flops):
+    """Whether csrc/rgemm.c puts a packed copy of this many floats, streamed by a
+    product of this many flops, in huge pages (for tests)."""
+    return bool(fr_packed_wants_huge(floats, flops))
+
+
 def packed_product(const float[:, ::1] a, const float[:, ::1] U, bint trans_u,
                    float[:, ::1] c, float beta, bint reverse=False):
     """c[:, :n] = beta c[:, :n] + a (m, k) op(U) through the packed kernel of
@@ -144,7 +150,7 @@ def packed_product(const float[:, ::1] a, const float[:, ::1] U, bint trans_u,
         raise ValueError("packed_product: shapes do not agree")
     if not fr_rgemm_supported():
         return False
-    P = fr_packed_alloc(fr_rgemm_packed_size(k, n))
+    P = fr_packed_alloc(fr_rgemm_packed_size(k, n), 2.0 * m * n * k)
     if P == NULL:
         raise MemoryError()
     with nogil:
