@@ -57,11 +57,17 @@ long fr_rgemm_packed_size(int K, int N) {
  * 256 KB), the buffer is allocated in whole 2 MB blocks, 2 MB aligned, and marked for
  * transparent huge pages.  madvise is a hint: where THP is off, these are ordinary
  * pages. */
+#ifdef MADV_HUGEPAGE
+static size_t whole_huge_pages(size_t bytes) {
+    return (bytes + FR_HUGE_PAGE - 1) & ~(size_t)(FR_HUGE_PAGE - 1);
+}
+#endif
+
 int fr_packed_wants_huge(long floats, double flops) {
 #ifdef MADV_HUGEPAGE
-    long bytes = floats * (long)sizeof(float);
-    long whole = (bytes + FR_HUGE_PAGE - 1) / FR_HUGE_PAGE * FR_HUGE_PAGE;
-    return bytes >= FR_HUGE_MIN && flops >= FR_HUGE_FLOPS_PER_BYTE * (double)whole;
+    size_t bytes = (size_t)floats * sizeof(float);
+    return floats >= 0 && bytes >= (size_t)FR_HUGE_MIN
+           && flops >= FR_HUGE_FLOPS_PER_BYTE * (double)whole_huge_pages(bytes);
 #else
     (void)floats;
     (void)flops;
@@ -74,7 +80,7 @@ float *fr_packed_alloc(long floats, double flops) {
 #ifdef MADV_HUGEPAGE
     if (fr_packed_wants_huge(floats, flops)) {
         void *p = NULL;
-        size_t whole = (bytes + FR_HUGE_PAGE - 1) & ~(size_t)(FR_HUGE_PAGE - 1);
+        size_t whole = whole_huge_pages(bytes);
         if (posix_memalign(&p, FR_HUGE_PAGE, whole) != 0)
             return NULL;
         madvise(p, whole, MADV_HUGEPAGE);

@@ -7,6 +7,7 @@ FASTRNN_ALLOW_INPLACE=1 to test an editable/in-place build on purpose.
 """
 import os
 import pathlib
+import threading
 
 import numpy as np
 import pytest
@@ -25,6 +26,29 @@ if (_REPO / "src") in _PKG.parents and not os.environ.get("FASTRNN_ALLOW_INPLACE
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def in_threads():
+    """in_threads(work, n): work(i) for i in range(n), each on its own thread, all at
+    once; returns their results in order (an error in a thread is raised here)."""
+    def run(work, n):
+        results, errors = [None] * n, []
+
+        def one(i):
+            try:
+                results[i] = work(i)
+            except BaseException as exc:        # raised in the test below
+                errors.append(exc)
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return results
+    return run
 
 
 @pytest.fixture(autouse=True)

@@ -151,22 +151,16 @@ def test_step_api_streams_like_a_whole_sequence(rng):
             layer.step(x[:, 0, :2], states)
 
 
-def test_concurrent_predicts_do_not_share_buffers(rng):
-    import threading
+def test_concurrent_predicts_do_not_share_buffers(rng, in_threads):
     layer = LSTM(16, return_sequences=True)
     xs = [rng.normal(size=(8, 30, 5)).astype(np.float32) for _ in range(4)]
     want = [layer(x) for x in xs]
-    got = [None] * 4
 
     def run(i):
         for _ in range(20):
-            got[i] = layer(xs[i])
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for g, w in zip(got, want):
+            out = layer(xs[i])
+        return out
+    for g, w in zip(in_threads(run, 4), want):
         np.testing.assert_array_equal(g, w)
 
 

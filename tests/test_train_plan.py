@@ -476,21 +476,16 @@ def test_inference_general_path_layers(rng, layer):
     assert [entry[-1] for entry in model._plans.infer_plans.values()] == [None]
 
 
-def test_inference_plans_in_threads(rng):
+def test_inference_plans_in_threads(rng, in_threads):
     model = Sequential([Input(shape=(6, 3)), LSTM(8), Dense(2)])
     xs = [rng.normal(size=(5, 6, 3)).astype(np.float32) for _ in range(4)]
     want = [model.predict_on_batch(x) for x in xs]
-    got = [None] * 4
 
     def work(i):
         for _ in range(20):
-            got[i] = model.predict_on_batch(xs[i])
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for g, w in zip(got, want):
+            out = model.predict_on_batch(xs[i])
+        return out
+    for g, w in zip(in_threads(work, 4), want):
         np.testing.assert_array_equal(g, w)
 
 
