@@ -94,6 +94,7 @@ CASES = {
     "relu-no-bias": lambda: [SimpleRNN(4, activation="relu", use_bias=False), Dense(1)],
     "dropout-layers": lambda: [LSTM(5, return_sequences=True), fastrnn.layers.Dropout(0.3),
                                GRU(4), fastrnn.layers.Dropout(0.2, seed=3), Dense(1)],
+    "dense-first": lambda: [Dense(4, activation="tanh"), GRU(3, reset_after=False), Dense(1)],
 }
 
 
@@ -115,6 +116,26 @@ def test_fit_with_plans_equals_general_path(monkeypatch, rng, case, dtype):
     _assert_same(a, b, ha, hb)
     assert len(a._plans.plans) == 2
     assert all(plan is not None for plan in _plans_of(a))
+
+
+@pytest.mark.parametrize("first", [SimpleRNN, LSTM, GRU,
+                                   lambda units, **kw: GRU(units, reset_after=False, **kw)])
+def test_first_layer_skips_its_input_gradient(monkeypatch, rng, first):
+    """The data needs no gradient: the planned step's first layer computes no dL/dx (its
+    workspace has none), the layers after it do, and the weights still equal the
+    general path's, which computes every dx."""
+    x, y = _xy(rng, 9, 4, 3)
+    make = lambda: _model(first(5, return_sequences=True), LSTM(4), Dense(1),
+                          shape=(4, 3), optimizer="rmsprop")
+    model = _steps_both(monkeypatch, make, x, y)
+    assert model.layers[0]._grads_ws["dx"] is None
+    assert model.layers[1]._grads_ws["dx"].shape == (4, 9, 5)
+    plan = _plan_for(model, x)
+    dy = np.ones((9, 1), np.float32)
+    for backward in plan.backwards[:-1]:
+        dy = backward(dy)
+    assert dy.shape == (9, 4, 5)
+    assert plan.backwards[-1](dy) is None
 
 
 def test_seed_program_plan_matches(monkeypatch):

@@ -67,7 +67,7 @@ class TrainPlan:
 
 
 def _layer_functions(model, x, training, pick):
-    """[pick(layer, input shape) for each layer], or None when a layer does not allow
+    """[pick(layer, input shape, index) for each layer], or None when a layer does not allow
     it (``_plannable``), a layer is used twice, or dtypes differ.  x has passed the
     model's input checks; the first layer's own shape checks run here once (a plan
     serves only inputs of exactly this shape and dtype)."""
@@ -84,13 +84,16 @@ def _layer_functions(model, x, training, pick):
         shape = (shape[0],) + tuple(layer.compute_output_shape(shape[1:]))
         if None in shape:
             return None
-    found = [pick(layer, shape) for layer, shape in zip(model.layers, shapes)]
+    found = [pick(layer, shape, i) for i, (layer, shape) in enumerate(zip(model.layers,
+                                                                           shapes))]
     return None if None in found else found
 
 
 def build(model, x):
     """A TrainPlan for inputs like x, or None when a layer needs the general path."""
-    pairs = _layer_functions(model, x, True, lambda layer, shape: layer._train_pair(shape))
+    # the first layer's input is the data: nothing needs dL/dx there
+    pairs = _layer_functions(model, x, True,
+                             lambda layer, shape, i: layer._train_pair(shape, input_grad=i > 0))
     return None if pairs is None else TrainPlan(model, pairs)
 
 
@@ -111,7 +114,7 @@ class InferPlan:
 def build_infer(model, x):
     """An InferPlan for inputs like x, or None when a layer needs the general path."""
     forwards = _layer_functions(model, x, False,
-                                lambda layer, shape: layer._infer_function(shape))
+                                lambda layer, shape, i: layer._infer_function(shape))
     return None if forwards is None else InferPlan(model, forwards)
 
 

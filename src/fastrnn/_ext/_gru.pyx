@@ -50,18 +50,21 @@ cdef inline void input_gradients(const floating[:, :, ::1] x, const floating[:, 
                                  const floating[:, :, ::1] dxg, floating[:, ::1] dW,
                                  floating *db, floating[:, :, ::1] dx,
                                  const floating *imask, floating *xm) noexcept nogil:
-    """dW = x^T dxg, db = sum dxg, dx = dxg W^T over all steps at once."""
+    """dW = x^T dxg, db = sum dxg, dx = dxg W^T over all steps at once (dx None: not
+    wanted, not computed)."""
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], G = W.shape[1]
     if imask == NULL:
         gemm_all(True, False, I, G, T * B, <floating> 1, &x[0, 0, 0], I,
                  &dxg[0, 0, 0], G, <floating> 0, &dW[0, 0], G)
-        gemm_all(False, True, T * B, I, G, <floating> 1, &dxg[0, 0, 0], G,
-                 &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
+        if dx is not None:
+            gemm_all(False, True, T * B, I, G, <floating> 1, &dxg[0, 0, 0], G,
+                     &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
     else:
         masked_weight_grads(&x[0, 0, 0], imask, xm, &dxg[0, 0, 0], &dW[0, 0],
                             <long> T * B, B, I, G // 3, 3, G)
-        masked_products_grad(&dxg[0, 0, 0], imask, <long> B * I, xm, &W[0, 0],
-                             &dx[0, 0, 0], <long> T * B, B, I, G // 3, 3, G, True)
+        if dx is not None:
+            masked_products_grad(&dxg[0, 0, 0], imask, <long> B * I, xm, &W[0, 0],
+                                 &dx[0, 0, 0], <long> T * B, B, I, G // 3, 3, G, True)
     sum_rows(&dxg[0, 0, 0], <long> T * B, G, db)
 
 
@@ -171,7 +174,8 @@ def backward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
     """reset_after=True BPTT; overwrites xg, mh, dW, dU, db, dx and dh0 (= dL/dh0).
 
     dy is (T, B, H) when sequences is true, else (1, B, H) (last output only).  The
-    recurrence runs for rows [r0, r1); weights: then the gradients from all rows.
+    recurrence runs for rows [r0, r1); weights: then the gradients from all rows.  dx
+    None: the input gradient is not wanted (the first layer of a train step).
     """
     cdef int T = x.shape[0], B = x.shape[1], H = U.shape[0], G = 3 * H
     cdef int t, nb = (B if r1 < 0 else r1) - r0

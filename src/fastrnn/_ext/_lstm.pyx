@@ -110,7 +110,8 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
     dy is (T, B, H) when sequences is true, else (1, B, H) (last output only).
     On entry dc0 holds dL/dc_T (zeros unless the final cell state is used); on
     exit dh0 and dc0 hold dL/dh0 and dL/dc0.  The recurrence runs for rows [r0, r1)
-    (as in forward); weights: then compute dW, dU, db and dx from all rows.
+    (as in forward); weights: then compute dW, dU, db and dx from all rows.  dx None:
+    the input gradient is not wanted (the first layer of a train step) and not computed.
     """
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = U.shape[0]
     cdef int G = 4 * H
@@ -142,13 +143,16 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             if imask is None:
                 gemm_all(True, False, I, G, T * B, <floating> 1, &x[0, 0, 0], I,
                          &z[0, 0, 0], G, <floating> 0, &dW[0, 0], G)
-                gemm_all(False, True, T * B, I, G, <floating> 1, &z[0, 0, 0], G,
-                         &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
+                if dx is not None:
+                    gemm_all(False, True, T * B, I, G, <floating> 1, &z[0, 0, 0], G,
+                             &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
             else:
                 masked_weight_grads(&x[0, 0, 0], &imask[0, 0, 0], &xm[0, 0], &z[0, 0, 0],
                                     &dW[0, 0], <long> T * B, B, I, H, 4, G)
-                masked_products_grad(&z[0, 0, 0], &imask[0, 0, 0], <long> B * I, &xm[0, 0],
-                                     &W[0, 0], &dx[0, 0, 0], <long> T * B, B, I, H, 4, G, True)
+                if dx is not None:
+                    masked_products_grad(&z[0, 0, 0], &imask[0, 0, 0], <long> B * I,
+                                         &xm[0, 0], &W[0, 0], &dx[0, 0, 0], <long> T * B, B,
+                                         I, H, 4, G, True)
             if rmask is None:
                 gemm_all(True, False, H, G, T * B, <floating> 1, &hs[0, 0, 0], H,
                          &z[0, 0, 0], G, <floating> 0, &dU[0, 0], G)

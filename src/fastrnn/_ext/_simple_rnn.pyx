@@ -80,7 +80,8 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
     dy is (T, B, H) when sequences is true, else (1, B, H): the gradient of the
     last output only.  dz (T, B, H) is workspace; dh0 (B, H) also carries the
     running state gradient during the loop.  The recurrence runs for rows [r0, r1);
-    weights: then compute dW, dU, db and dx from all rows.
+    weights: then compute dW, dU, db and dx from all rows.  dx None: the input gradient
+    is not wanted (the first layer of a train step) and not computed.
     """
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = W.shape[1]
     cdef int t, nb = (B if r1 < 0 else r1) - r0
@@ -119,8 +120,9 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             else:
                 masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &dz[0, 0, 0],
                                     &dU[0, 0], <long> T * B, B, H, H, 1, H)
-            gemm_all(False, True, T * B, I, H, <floating> 1, &dz[0, 0, 0], H,
-                     &W[0, 0], H, <floating> 0, &dx[0, 0, 0], I)
+            if dx is not None:
+                gemm_all(False, True, T * B, I, H, <floating> 1, &dz[0, 0, 0], H,
+                         &W[0, 0], H, <floating> 0, &dx[0, 0, 0], I)
             sum_rows(&dz[0, 0, 0], <long> T * B, H, &db[0])
 
 

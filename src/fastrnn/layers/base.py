@@ -203,9 +203,11 @@ class Layer(ThreadCaches):
         """The mask (B, T) of this layer's output, given its input and the input's mask."""
         return mask if self.supports_masking else None
 
-    # Sequential's compiled train step (fastrnn/_plan.py).  _train_pair(shape): lean
-    # (forward, backward) functions for inputs of exactly ``shape`` (batch included), or
-    # None: this layer then takes the general path (the default).  _train_pair_key():
+    # Sequential's compiled train step (fastrnn/_plan.py).  _train_pair(shape,
+    # input_grad): lean (forward, backward) functions for inputs of exactly ``shape``
+    # (batch included), or None: this layer then takes the general path (the default).
+    # input_grad is False for the model's first layer, whose backward may then skip dL/dx
+    # and return None.  _train_pair_key():
     # the settings a pair was built for (the plan is rebuilt when they change).
     # _plan_returns_views: whether the pair's forward returns views of buffers
     # that its next call overwrites.
@@ -221,7 +223,7 @@ class Layer(ThreadCaches):
         # a class with _planned_methods, its calls not replaced (see _overrides_calls)
         return not self._overrides_calls()
 
-    def _train_pair(self, shape):
+    def _train_pair(self, shape, input_grad=True):
         return None
 
     def _infer_function(self, shape):

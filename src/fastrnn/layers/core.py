@@ -90,8 +90,9 @@ class Dense(Layer):
             z += self.bias
         return self.activation.forward(z)
 
-    def _backward_rows(self, x2, y, dy2):
-        """Fill the gradients from x2 (rows, I), y and dy2 (rows, units); -> dx (rows, I)."""
+    def _backward_rows(self, x2, y, dy2, input_grad=True):
+        """Fill the gradients from x2 (rows, I), y and dy2 (rows, units); -> dx (rows, I),
+        or None without input_grad."""
         dz = self.activation.backward(dy2, y)
         g = self.grads[0]
         if x2.dtype == dz.dtype == g.dtype:
@@ -100,13 +101,13 @@ class Dense(Layer):
             np.matmul(x2.T, dz, out=g)
         if self.use_bias:
             np.add.reduce(dz, axis=0, out=self.grads[1])     # = dz.sum(0), fewer layers
-        return np.dot(dz, self.kernel.T)
+        return np.dot(dz, self.kernel.T) if input_grad else None
 
     def _infer_function(self, shape):
         # the general forward: it also keeps what a later backward needs, as without plans
         return self.forward if self._plannable(shape, False) else None
 
-    def _train_pair(self, shape):
+    def _train_pair(self, shape, input_grad=True):
         if not self._plannable(shape, True):
             return None
         lead, flat = tuple(shape[:-1]), len(shape) == 2
@@ -120,8 +121,8 @@ class Dense(Layer):
 
         def backward(dy):
             x2, y = saved
-            dx = self._backward_rows(x2, y, dy if flat else dy.reshape(y.shape))
-            return dx if flat else dx.reshape(lead + (x2.shape[1],))
+            dx = self._backward_rows(x2, y, dy if flat else dy.reshape(y.shape), input_grad)
+            return dx if flat or dx is None else dx.reshape(lead + (x2.shape[1],))
         return forward, backward
 
     def get_config(self):
@@ -361,7 +362,7 @@ class Dropout(Layer):
     # which may be a view of a recurrent layer's workspace.
     _plan_returns_views = True
 
-    def _train_pair(self, shape):
+    def _train_pair(self, shape, input_grad=True):
         if not self._plannable(shape, True):
             return None
         return (lambda x: self.forward(x, training=True)), self.backward

@@ -36,7 +36,7 @@ class RNN(Layer):
     infer)`` (a dict of buffers with at least 'hs', 'dx' and one '<state>0' initial-state
     buffer per state; with infer, only what the inference kernel needs),
     ``_kernel_forward(ws)`` and ``_kernel_backward(ws, dyt, sequences, dstates)``
-    returning dx (T, B, I); and may implement ``_kernel_infer(ws)``, a lean forward pass
+    returning dx (T, B, I) (None, not computed, where the workspace's 'dx' is None); and may implement ``_kernel_infer(ws)``, a lean forward pass
     for inference that keeps no gates (``has_infer_kernel``).  Inference calls
     (training=False) use their own workspaces and leave a pending training forward as
     it was.
@@ -333,15 +333,19 @@ class RNN(Layer):
         return (self.dropout, self.recurrent_dropout, self.stateful, self.return_state,
                 self.go_backwards, self.return_sequences, self._overrides_calls())
 
-    def _train_pair(self, shape):
+    def _train_pair(self, shape, input_grad=True):
         """Sequential's compiled train step: lean (forward, backward) functions for
         inputs of exactly ``shape`` (B, T, I), or None where this layer needs the general
         path (dropout, stateful, return_state, go_backwards).  They run the kernels of
         ``forward(training=True)`` and ``backward`` over a workspace of their own and
-        skip the per-call checks, which the model does once for the shape."""
+        skip the per-call checks, which the model does once for the shape.  Without
+        input_grad (the model's first layer) backward returns None and the kernels skip
+        the product dL/dx = dz W^T."""
         if not self._plannable(shape, True):
             return None
         ws, forward = self._plan_forward(shape, False)
+        if not input_grad:
+            ws["dx"] = None
         no_states = [None] * len(self.state_names)
         sequences = self.return_sequences
 
@@ -350,7 +354,7 @@ class RNN(Layer):
                 np.ascontiguousarray(dy)[None]
             dxt = self._kernel_backward(ws, dyt, sequences, no_states)
             self._grads_ws = ws
-            return dxt.transpose(1, 0, 2)
+            return None if dxt is None else dxt.transpose(1, 0, 2)
         return forward, backward
 
     @property
