@@ -136,3 +136,38 @@ void fr_pool_run(void (*fn)(void *, int), void *arg, int parts) {
 
 DEFINE_GEMM_SPLIT(float, f, fr_sgemm_t)
 DEFINE_GEMM_SPLIT(double, d, fr_dgemm_t)
+
+/* fr_wgrad over parts column ranges, each of whole panels (the last takes the rest). */
+typedef struct {
+    int K, N;
+    const float *dz;
+    int ldz, n;
+    const fr_wgrad_term *terms;
+    float *db;
+    int parts;
+} wgrad_job;
+
+static void wgrad_part(void *arg, int part) {
+    wgrad_job *g = (wgrad_job *)arg;
+    long panels = (g->N + FR_NR - 1) / FR_NR;
+    int lo = (int)(panels * part / g->parts) * FR_NR;
+    int hi = part + 1 == g->parts ? g->N : (int)(panels * (part + 1) / g->parts) * FR_NR;
+    fr_wgrad_term t[FR_WGRAD_MAX_TERMS];
+    if (hi <= lo)
+        return;
+    for (int i = 0; i < g->n; i++) {
+        t[i] = g->terms[i];
+        t[i].C += lo;
+    }
+    fr_wgrad(g->K, hi - lo, g->dz + lo, g->ldz, g->n, t, g->db == NULL ? NULL : g->db + lo);
+}
+
+void fr_wgrad_split(int K, int N, const float *dz, int ldz, int n, const fr_wgrad_term *terms,
+                    float *db, int parts) {
+    wgrad_job g = {K, N, dz, ldz, n, terms, db, parts};
+    if (n > FR_WGRAD_MAX_TERMS) {
+        fr_wgrad(K, N, dz, ldz, n, terms, db);
+        return;
+    }
+    fr_pool_run(wgrad_part, &g, parts);
+}

@@ -364,23 +364,70 @@ static void pack_b(int tb, const float *B, long ldb, int kc, int nc, float *Bp) 
     }
 }
 
-void fr_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
-              int ldb, float beta, float *C, int ldc) {
-    strip_fn run = pick_strip();
-    if (M <= 0 || N <= 0)
-        return;
-    if (K <= 0) {           /* C = beta C, with beta == 0 clearing (BLAS's rule) */
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++)
-                C[(long)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(long)i * ldc + j];
+/* db[0:nc] += the column sums of the kc rows of packed strips (as pack_b leaves them),
+ * added row by row (each column's sum in one lane: fr_sum_rows_f's order and values). */
+#ifdef FR_HAVE_SIMD_KERNELS
+FR_TARGET_512 static void add_strip_sums512(const float *Bp, int kc, int nc, float *db) {
+    for (int s = 0; s * FR_NR < nc; s++) {
+        int cols = nc - s * FR_NR < FR_NR ? nc - s * FR_NR : FR_NR;
+        __mmask16 m0 = lanes512(cols, 0), m1 = lanes512(cols, 1);
+        const float *p = Bp + (long)s * kc * FR_NR;
+        float *d = db + s * FR_NR;
+        __m512 s0 = _mm512_maskz_loadu_ps(m0, d), s1 = _mm512_maskz_loadu_ps(m1, d + 16);
+        for (int k = 0; k < kc; k++) {
+            s0 = _mm512_add_ps(s0, _mm512_loadu_ps(p + k * FR_NR));
+            s1 = _mm512_add_ps(s1, _mm512_loadu_ps(p + k * FR_NR + 16));
+        }
+        _mm512_mask_storeu_ps(d, m0, s0);
+        _mm512_mask_storeu_ps(d + 16, m1, s1);
+    }
+}
+#endif
+
+static void add_strip_sums(const float *Bp, int kc, int nc, float *db) {
+#ifdef FR_HAVE_SIMD_KERNELS
+    if (level >= 2) {
+        add_strip_sums512(Bp, kc, nc, db);
         return;
     }
-    int ka = K < FR_KC ? K : FR_KC, ma = M < FR_MC ? M : FR_MC, na = N < FR_NC ? N : FR_NC;
+#endif
+    for (int s = 0; s * FR_NR < nc; s++) {
+        int cols = nc - s * FR_NR < FR_NR ? nc - s * FR_NR : FR_NR;
+        const float *p = Bp + (long)s * kc * FR_NR;
+        for (int k = 0; k < kc; k++)
+            for (int j = 0; j < cols; j++) db[s * FR_NR + j] += p[k * FR_NR + j];
+    }
+}
+
+/* C_i = beta C_i + op(A_i) op(B) for every term i < n (one op(B), several A): each
+ * KC x NC block of op(B) is packed once and serves every term; db (N, or NULL) gets
+ * the column sums of B (tb == 0 only), added row by row as the blocks are packed (the
+ * order of fr_sum_rows_f, so the same sums). */
+static void sgemm_terms(int ta, int tb, int N, int K, const float *B, int ldb, float beta,
+                        int n, const fr_wgrad_term *terms, float *db) {
+    strip_fn run = pick_strip();
+    int mmax = 0;
+    for (int i = 0; i < n; i++)
+        mmax = terms[i].M > mmax ? terms[i].M : mmax;
+    if (N <= 0 || (mmax <= 0 && db == NULL))
+        return;
+    int ka = K < FR_KC ? K : FR_KC, ma = mmax < FR_MC ? mmax : FR_MC, na = N < FR_NC ? N : FR_NC;
     long a_size = ta ? (long)ka * ((ma + FR_MR - 1) / FR_MR) * FR_MR : 0;
     long b_size = (long)ka * ((na + FR_NR - 1) / FR_NR) * FR_NR;
-    float *Ap = run == NULL ? NULL : fr_packed_alloc(a_size + b_size, 2.0 * M * N * K);
-    if (Ap == NULL) {       /* no kernel, or no memory for the packed copies */
-        fr_sgemm_portable(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    double flops = 0;
+    for (int i = 0; i < n; i++)
+        flops += 2.0 * terms[i].M * N * K;
+    float *Ap = run == NULL || K <= 0 || mmax <= 0 ? NULL
+                                                   : fr_packed_alloc(a_size + b_size, flops);
+    if (Ap == NULL) {       /* no kernel, nothing to multiply, or no memory for copies */
+        for (int i = 0; i < n; i++)
+            fr_sgemm_portable(ta, tb, terms[i].M, N, K, terms[i].A, terms[i].lda, B, ldb,
+                              beta, terms[i].C, terms[i].ldc);
+        if (db != NULL) {
+            for (int j = 0; j < N; j++) db[j] = 0.0f;
+            for (long k = 0; k < K; k++)
+                for (int j = 0; j < N; j++) db[j] += B[k * ldb + j];
+        }
         return;
     }
     float *Bp = Ap + a_size;
@@ -390,25 +437,70 @@ void fr_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda, cons
             int kc = K - k0 < FR_KC ? K - k0 : FR_KC;
             float b = k0 == 0 ? beta : 1.0f;        /* later K blocks accumulate */
             pack_b(tb, tb ? B + (long)j0 * ldb + k0 : B + (long)k0 * ldb + j0, ldb, kc, nc, Bp);
-            for (int i0 = 0; i0 < M; i0 += FR_MC) {
-                int mc = M - i0 < FR_MC ? M - i0 : FR_MC;
-                float *Cb = C + (long)i0 * ldc + j0;
-                if (ta)             /* packed tiles read like a transposed A of 8 columns */
-                    pack_a(A + (long)k0 * lda + i0, lda, mc, kc, Ap);
-                for (int s = 0; s * FR_NR < nc; s++) {
-                    int cols = nc - s * FR_NR < FR_NR ? nc - s * FR_NR : FR_NR;
-                    const float *Bs = Bp + (long)s * kc * FR_NR;
-                    if (ta)
-                        run(1, mc, cols, kc, Ap, FR_MR, (long)kc * FR_MR, Bs, FR_NR, b,
-                            Cb + s * FR_NR, ldc);
-                    else            /* rows of A read in place, 8 streams */
-                        run(0, mc, cols, kc, A + (long)i0 * lda + k0, lda, FR_MR * (long)lda,
-                            Bs, FR_NR, b, Cb + s * FR_NR, ldc);
+            if (db != NULL) {
+                if (k0 == 0)
+                    memset(db + j0, 0, (size_t)nc * sizeof(float));
+                add_strip_sums(Bp, kc, nc, db + j0);
+            }
+            for (int t = 0; t < n; t++) {
+                int M = terms[t].M, lda = terms[t].lda, ldc = terms[t].ldc;
+                const float *A = terms[t].A;
+                for (int i0 = 0; i0 < M; i0 += FR_MC) {
+                    int mc = M - i0 < FR_MC ? M - i0 : FR_MC;
+                    float *Cb = terms[t].C + (long)i0 * ldc + j0;
+                    if (ta)         /* packed tiles read like a transposed A of 8 columns */
+                        pack_a(A + (long)k0 * lda + i0, lda, mc, kc, Ap);
+                    for (int s = 0; s * FR_NR < nc; s++) {
+                        int cols = nc - s * FR_NR < FR_NR ? nc - s * FR_NR : FR_NR;
+                        const float *Bs = Bp + (long)s * kc * FR_NR;
+                        if (ta)
+                            run(1, mc, cols, kc, Ap, FR_MR, (long)kc * FR_MR, Bs, FR_NR, b,
+                                Cb + s * FR_NR, ldc);
+                        else        /* rows of A read in place, 8 streams */
+                            run(0, mc, cols, kc, A + (long)i0 * lda + k0, lda,
+                                FR_MR * (long)lda, Bs, FR_NR, b, Cb + s * FR_NR, ldc);
+                    }
                 }
             }
         }
     }
     free(Ap);
+}
+
+void fr_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+              int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0) {           /* C = beta C, with beta == 0 clearing (BLAS's rule) */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                C[(long)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(long)i * ldc + j];
+        return;
+    }
+    fr_wgrad_term term = {M, A, lda, C, ldc};
+    sgemm_terms(ta, tb, N, K, B, ldb, beta, 1, &term, NULL);
+}
+
+void fr_wgrad(int K, int N, const float *dz, int ldz, int n, const fr_wgrad_term *terms,
+              float *db) {
+    if (N <= 0)
+        return;
+    if (K <= 0) {
+        for (int i = 0; i < n; i++)
+            for (int r = 0; r < terms[i].M; r++)
+                memset(terms[i].C + (long)r * terms[i].ldc, 0, (size_t)N * sizeof(float));
+        if (db != NULL)
+            memset(db, 0, (size_t)N * sizeof(float));
+        return;
+    }
+    if (N <= FR_NC) {       /* one column block: every term shares its packed copy */
+        sgemm_terms(1, 0, N, K, dz, ldz, 0.0f, n, terms, db);
+        return;
+    }
+    /* Wider: the packed block and the terms' tiles outgrow L2 together (measured
+     * slower at W4's N 2048), so one term at a time; the first adds the sums. */
+    for (int i = 0; i < n; i++)
+        sgemm_terms(1, 0, N, K, dz, ldz, 0.0f, 1, terms + i, i == 0 ? db : NULL);
 }
 
 void fr_sgemm_colmajor(char *ta, char *tb, int *m, int *n, int *k, float *alpha, float *a,

@@ -56,4 +56,19 @@ void fr_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda, cons
 void fr_sgemm_colmajor(char *ta, char *tb, int *m, int *n, int *k, float *alpha, float *a,
                        int *lda, float *b, int *ldb, float *beta, float *c, int *ldc);
 
+/* A layer's weight gradients in one pass over dz (K x N, row-major, row step ldz): for
+ * each term i < n, C_i (M_i x N, row step ldc) = A_i^T dz, with A_i (K x M_i, row step
+ * lda); and db (N) = the column sums of dz unless NULL.  The terms share each packed
+ * block of dz and the sums are taken while it is packed (same values as fr_sgemm and
+ * fr_sum_rows_f, in one read of dz instead of three). */
+typedef struct {
+    int M;
+    const float *A;
+    int lda;
+    float *C;
+    int ldc;
+} fr_wgrad_term;
+void fr_wgrad(int K, int N, const float *dz, int ldz, int n, const fr_wgrad_term *terms,
+              float *db);
+
 #endif

@@ -104,3 +104,75 @@ def test_fastrnn_kernel_caps_the_instruction_set(cap, most, tmp_path):
     assert int(out[0]) == min(most, detected)
     assert int(out[1]) == (min(most, detected) > 0)
     assert float(out[2]) < 1e-4
+
+
+# ------------------------------------------------- weight gradients (weight_grads)
+# (K, N, m1, m2): K over several blocks, N within one column block (the two products
+# share each packed block of dz) and over two (one product at a time), tile remainders,
+# no second product (m2 0)
+WGRAD_SHAPES = [(1, 1, 1, 0), (600, 96, 13, 40), (6400 // 10, 512, 32, 128),
+                (300, 1100, 9, 17), (257, 33, 8, 0)]
+
+
+def _sequential_sum(dz):
+    """Column sums of dz added row by row in float32 (the kernels' order)."""
+    return np.cumsum(dz, axis=0, dtype=dz.dtype)[-1]
+
+
+@pytest.mark.parametrize("K,N,m1,m2", WGRAD_SHAPES)
+def test_weight_gradients_match_products_and_sums(K, N, m1, m2, route, threads, rng):
+    """a1^T dz, a2^T dz and the column sums of dz in one pass: the values of two
+    gemm_all products and a row-by-row sum, bit for bit, on every route and thread
+    count; and close to float64 NumPy."""
+    dz = rng.normal(size=(K, N)).astype(np.float32)
+    a1 = rng.normal(size=(K, m1)).astype(np.float32)
+    a2 = rng.normal(size=(K, m2)).astype(np.float32) if m2 else None
+    c1 = np.full((m1, N), np.nan, np.float32)            # overwritten, NaN or not
+    c2 = np.full((m2, N), np.nan, np.float32) if m2 else None
+    db = np.full(N, np.nan, np.float32)
+    _blas.weight_gradients(dz, a1, c1, a2, c2, db)
+    want1 = np.empty_like(c1)
+    _blas.product(a1, True, dz, False, want1, np.float32(0))
+    np.testing.assert_array_equal(c1, want1)
+    np.testing.assert_allclose(c1, a1.T.astype(np.float64) @ dz, rtol=1e-5,
+                               atol=1e-5 * np.sqrt(K))
+    if m2:
+        want2 = np.empty_like(c2)
+        _blas.product(a2, True, dz, False, want2, np.float32(0))
+        np.testing.assert_array_equal(c2, want2)
+    np.testing.assert_array_equal(db, _sequential_sum(dz))
+
+
+def test_weight_gradients_without_sums_or_second_product(rng):
+    dz = rng.normal(size=(300, 64)).astype(np.float32)
+    a1 = rng.normal(size=(300, 5)).astype(np.float32)
+    c1 = np.zeros((5, 64), np.float32)
+    _blas.weight_gradients(dz, a1, c1)
+    want = np.empty_like(c1)
+    _blas.product(a1, True, dz, False, want, np.float32(0))
+    np.testing.assert_array_equal(c1, want)
+
+
+def test_weight_gradients_nan_and_inf_propagate(route, rng):
+    dz = rng.normal(size=(400, 64)).astype(np.float32)
+    a1 = rng.normal(size=(400, 16)).astype(np.float32)
+    dz[300, 5], a1[7, 3] = np.nan, np.inf
+    c1, db = np.zeros((16, 64), np.float32), np.zeros(64, np.float32)
+    _blas.weight_gradients(dz, a1, c1, db=db)
+    with np.errstate(invalid="ignore"):
+        want = a1.T.astype(np.float64) @ dz.astype(np.float64)
+    np.testing.assert_array_equal(np.isnan(c1), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(c1), np.isinf(want))
+    assert np.isnan(db[5]) and np.isfinite(np.delete(db, 5)).all()
+
+
+def test_weight_gradients_float64_and_bad_shapes(rng):
+    dz, a1 = rng.normal(size=(50, 20)), rng.normal(size=(50, 7))
+    c1, db = np.zeros((7, 20)), np.zeros(20)
+    _blas.weight_gradients(dz, a1, c1, db=db)
+    np.testing.assert_allclose(c1, a1.T @ dz, rtol=1e-13)
+    np.testing.assert_allclose(db, dz.sum(0), rtol=1e-12)
+    with pytest.raises(ValueError, match="shapes"):
+        _blas.weight_gradients(dz, a1, np.zeros((7, 21)))
+    with pytest.raises(ValueError, match="shapes"):
+        _blas.weight_gradients(dz, a1, c1, a2=a1)          # c2 missing

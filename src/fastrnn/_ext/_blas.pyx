@@ -18,11 +18,21 @@ cdef extern from "pool.h" nogil:
     void fr_gemm_split_f(fr_sgemm_t gemm, char ta, char tb, int m, int n, int k,
                          float alpha, const float *a, int lda, const float *b, int ldb,
                          float beta, float *c, int ldc, int parts)
+    void fr_wgrad_split(int K, int N, const float *dz, int ldz, int n,
+                        const fr_wgrad_term *terms, float *db, int parts)
     void fr_gemm_split_d(fr_dgemm_t gemm, char ta, char tb, int m, int n, int k,
                          double alpha, const double *a, int lda, const double *b, int ldb,
                          double beta, double *c, int ldc, int parts)
 
 cdef extern from "rgemm.h" nogil:
+    ctypedef struct fr_wgrad_term:
+        int M
+        const float *A
+        int lda
+        float *C
+        int ldc
+    void fr_wgrad(int K, int N, const float *dz, int ldz, int n, const fr_wgrad_term *terms,
+                  float *db)
     int fr_rgemm_supported()
     int fr_rgemm_level()
     void fr_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
@@ -151,6 +161,77 @@ cdef void gemm_all(bint trans_a, bint trans_b, int m, int n, int k,
     else:
         fr_gemm_split_d(<fr_dgemm_t> dgemm, tb, ta, n, m, k, alpha, b, ldb, a, lda,
                         beta, c, ldc, parts)
+
+
+cdef void weight_grads(int K, int N, const floating *dz, int ldz,
+                       int m1, const floating *a1, int lda1, floating *c1, int ldc1,
+                       int m2, const floating *a2, int lda2, floating *c2, int ldc2,
+                       floating *db) noexcept nogil:
+    """A layer's weight gradients from dz (K, N), row-major with row step ldz:
+    c1 (m1, N) = a1^T dz and c2 (m2, N) = a2^T dz (a_i (K, m_i) with row steps lda_i,
+    c_i with ldc_i; m_i = 0: that one is not wanted), and db (N) = the column sums of dz
+    (NULL: not wanted).  float32 with csrc/rgemm.c's kernel: fr_wgrad, which packs each
+    block of dz once for both products and sums it on the way (split by columns over
+    the threads); else gemm_all for each and a sum.  Both give gemm_all's values and a
+    row-by-row sum (fr_sum_rows's)."""
+    cdef fr_wgrad_term terms[2]
+    cdef int n = 0
+    cdef int parts = fr_pool_size()
+    cdef double flops = 2.0 * ((m1 if m1 > 0 else 0) + (m2 if m2 > 0 else 0)) * N * K
+    cdef long k
+    cdef int j
+    if N <= 0:
+        return
+    if floating is float:
+        if OWN_SGEMM:
+            if m1 > 0:
+                terms[n].M, terms[n].A, terms[n].lda, terms[n].C, terms[n].ldc = \
+                    m1, a1, lda1, c1, ldc1
+                n += 1
+            if m2 > 0:
+                terms[n].M, terms[n].A, terms[n].lda, terms[n].C, terms[n].ldc = \
+                    m2, a2, lda2, c2, ldc2
+                n += 1
+            if flops < parts * MIN_PART_FLOPS:
+                parts = <int> (flops / MIN_PART_FLOPS)
+            if parts <= 1:
+                fr_wgrad(K, N, dz, ldz, n, terms, db)
+            else:
+                fr_wgrad_split(K, N, dz, ldz, n, terms, db, parts)
+            return
+    if m1 > 0:
+        gemm_all(True, False, m1, N, K, <floating> 1, a1, lda1, dz, ldz, <floating> 0, c1,
+                 ldc1)
+    if m2 > 0:
+        gemm_all(True, False, m2, N, K, <floating> 1, a2, lda2, dz, ldz, <floating> 0, c2,
+                 ldc2)
+    if db != NULL:
+        for j in range(N):
+            db[j] = 0
+        for k in range(K):
+            for j in range(N):
+                db[j] += dz[k * ldz + j]
+
+
+def weight_gradients(const floating[:, ::1] dz, const floating[:, ::1] a1,
+                     floating[:, ::1] c1, const floating[:, ::1] a2=None,
+                     floating[:, ::1] c2=None, floating[::1] db=None):
+    """c1 = a1^T dz, c2 = a2^T dz (when given) and db = dz.sum(0) (when given) through
+    weight_grads (for tests); shapes are checked here."""
+    cdef int K = dz.shape[0], N = dz.shape[1]
+    cdef int m2 = 0 if a2 is None else a2.shape[1]
+    if (a1.shape[0] != K or c1.shape[0] != a1.shape[1] or c1.shape[1] != N
+            or (a2 is None) != (c2 is None)
+            or (a2 is not None and (a2.shape[0] != K or c2.shape[0] != m2
+                                    or c2.shape[1] != N))
+            or (db is not None and db.shape[0] != N)):
+        raise ValueError("weight_gradients: shapes do not agree")
+    if min(K, N, a1.shape[1]) < 1 or (a2 is not None and m2 < 1):
+        raise ValueError("weight_gradients: empty operands")
+    with nogil:
+        weight_grads(K, N, &dz[0, 0], N, a1.shape[1], &a1[0, 0], a1.shape[1], &c1[0, 0], N,
+                     m2, NULL if m2 == 0 else &a2[0, 0], m2, NULL if m2 == 0 else &c2[0, 0],
+                     N, NULL if db is None else &db[0])
 
 
 def product(const floating[:, ::1] a, bint trans_a, const floating[:, ::1] b, bint trans_b,

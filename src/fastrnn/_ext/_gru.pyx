@@ -18,7 +18,7 @@ disjoint row blocks can run on several threads.
 from cython cimport floating
 from libc.string cimport memcpy
 
-from fastrnn._ext._blas cimport gemm, gemm_all, axpy
+from fastrnn._ext._blas cimport gemm, gemm_all, axpy, weight_grads
 from libc.stdlib cimport free
 
 from fastrnn._ext._elementwise cimport (bias_act, sum_rows, gru_fwd, gru_bwd, gru1_fwd_zr,
@@ -54,8 +54,8 @@ cdef inline void input_gradients(const floating[:, :, ::1] x, const floating[:, 
     wanted, not computed)."""
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], G = W.shape[1]
     if imask == NULL:
-        gemm_all(True, False, I, G, T * B, <floating> 1, &x[0, 0, 0], I,
-                 &dxg[0, 0, 0], G, <floating> 0, &dW[0, 0], G)
+        weight_grads(T * B, G, &dxg[0, 0, 0], G, I, &x[0, 0, 0], I, &dW[0, 0], G,
+                     0, NULL, 0, NULL, 0, db)
         if dx is not None:
             gemm_all(False, True, T * B, I, G, <floating> 1, &dxg[0, 0, 0], G,
                      &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
@@ -65,7 +65,7 @@ cdef inline void input_gradients(const floating[:, :, ::1] x, const floating[:, 
         if dx is not None:
             masked_products_grad(&dxg[0, 0, 0], imask, <long> B * I, xm, &W[0, 0],
                                  &dx[0, 0, 0], <long> T * B, B, I, G // 3, 3, G, True)
-    sum_rows(&dxg[0, 0, 0], <long> T * B, G, db)
+        sum_rows(&dxg[0, 0, 0], <long> T * B, G, db)
 
 
 cdef inline const floating *ptr_or_null(const floating[:, :, ::1] a) noexcept nogil:
@@ -204,13 +204,12 @@ def backward_reset_after(const floating[:, :, ::1] x, const floating[:, ::1] W,
         if weights:
             input_gradients(x, W, xg, dW, &db[0, 0], dx, ptr_or_null(imask),
                             scratch_or_null(xm))
-            if rmask is None:
-                gemm_all(True, False, H, G, T * B, <floating> 1, &hs[0, 0, 0], H,
-                         &mh[0, 0, 0], G, <floating> 0, &dU[0, 0], G)
-            else:
+            # dU = hs[:T]^T mh and the recurrent bias's db[1] = sum mh in one pass
+            weight_grads(T * B, G, &mh[0, 0, 0], G, H if rmask is None else 0,
+                         &hs[0, 0, 0], H, &dU[0, 0], G, 0, NULL, 0, NULL, 0, &db[1, 0])
+            if rmask is not None:
                 masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &mh[0, 0, 0],
                                     &dU[0, 0], <long> T * B, B, H, H, 3, G)
-            sum_rows(&mh[0, 0, 0], <long> T * B, G, &db[1, 0])
 
 
 def forward_reset_before(const floating[:, :, ::1] x, const floating[:, ::1] W,

@@ -20,10 +20,10 @@ blocks on several threads.
 from cython cimport floating
 from libc.string cimport memcpy
 
-from fastrnn._ext._blas cimport gemm, gemm_all, axpy
+from fastrnn._ext._blas cimport gemm, gemm_all, axpy, weight_grads
 from libc.stdlib cimport free, malloc
 
-from fastrnn._ext._elementwise cimport (lstm_fwd, lstm_bwd, sum_rows, keep_rows, mask_row,
+from fastrnn._ext._elementwise cimport (lstm_fwd, lstm_bwd, keep_rows, mask_row,
                                         packing_pays, step_row_stride,
                                         pack_recurrent, rec_gemm)
 from fastrnn._ext._dropout cimport masked_products, masked_products_grad, masked_weight_grads
@@ -140,26 +140,24 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
                                      mask is None)
         free(P)
         if weights:
-            if imask is None:
-                gemm_all(True, False, I, G, T * B, <floating> 1, &x[0, 0, 0], I,
-                         &z[0, 0, 0], G, <floating> 0, &dW[0, 0], G)
-                if dx is not None:
-                    gemm_all(False, True, T * B, I, G, <floating> 1, &z[0, 0, 0], G,
-                             &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
-            else:
+            # dW = x^T dz, dU = hs[:T]^T dz and db = sum dz in one pass over dz; a
+            # gradient whose input had a dropout mask is taken apart below
+            weight_grads(T * B, G, &z[0, 0, 0], G,
+                         I if imask is None else 0, &x[0, 0, 0], I, &dW[0, 0], G,
+                         H if rmask is None else 0, &hs[0, 0, 0], H, &dU[0, 0], G, &db[0])
+            if imask is not None:
                 masked_weight_grads(&x[0, 0, 0], &imask[0, 0, 0], &xm[0, 0], &z[0, 0, 0],
                                     &dW[0, 0], <long> T * B, B, I, H, 4, G)
-                if dx is not None:
-                    masked_products_grad(&z[0, 0, 0], &imask[0, 0, 0], <long> B * I,
-                                         &xm[0, 0], &W[0, 0], &dx[0, 0, 0], <long> T * B, B,
-                                         I, H, 4, G, True)
-            if rmask is None:
-                gemm_all(True, False, H, G, T * B, <floating> 1, &hs[0, 0, 0], H,
-                         &z[0, 0, 0], G, <floating> 0, &dU[0, 0], G)
-            else:
+            if rmask is not None:
                 masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &z[0, 0, 0],
                                     &dU[0, 0], <long> T * B, B, H, H, 4, G)
-            sum_rows(&z[0, 0, 0], <long> T * B, G, &db[0])
+            if dx is not None and imask is None:
+                gemm_all(False, True, T * B, I, G, <floating> 1, &z[0, 0, 0], G,
+                         &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
+            elif dx is not None:
+                masked_products_grad(&z[0, 0, 0], &imask[0, 0, 0], <long> B * I,
+                                     &xm[0, 0], &W[0, 0], &dx[0, 0, 0], <long> T * B, B,
+                                     I, H, 4, G, True)
 
 
 def infer(const floating[:, :, :] x, const floating[:, ::1] W,

@@ -18,13 +18,13 @@ recurrences of disjoint row blocks can run on several threads.
 from cython cimport floating
 from libc.string cimport memcpy
 
-from fastrnn._ext._blas cimport gemm, gemm_all, axpy
+from fastrnn._ext._blas cimport gemm, gemm_all, axpy, weight_grads
 from libc.stdlib cimport free
 
 from fastrnn._ext._csrc cimport (fr_rgemm_supported, fr_rgemm_packed_size, fr_packed_alloc,
                                  fr_packed_wants_huge, fr_rgemm_pack, fr_rgemm)
 
-from fastrnn._ext._elementwise cimport (bias_act, act_grad, sum_rows, keep_rows, mask_split,
+from fastrnn._ext._elementwise cimport (bias_act, act_grad, keep_rows, mask_split,
                                         mask_row, pack_recurrent, rec_gemm)
 from fastrnn._ext._dropout cimport masked_products, masked_products_grad, masked_weight_grads
 
@@ -111,19 +111,16 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
                                      mask is None)
         free(P)
         if weights:
-            # Weight gradients over all steps at once.
-            gemm_all(True, False, I, H, T * B, <floating> 1, &x[0, 0, 0], I,
-                     &dz[0, 0, 0], H, <floating> 0, &dW[0, 0], H)
-            if rmask is None:
-                gemm_all(True, False, H, H, T * B, <floating> 1, &hs[0, 0, 0], H,
-                         &dz[0, 0, 0], H, <floating> 0, &dU[0, 0], H)
-            else:
+            # dW = x^T dz, dU = hs[:T]^T dz and db = sum dz over all steps, in one pass
+            # over dz (dU taken apart below where h_{t-1} had a dropout mask)
+            weight_grads(T * B, H, &dz[0, 0, 0], H, I, &x[0, 0, 0], I, &dW[0, 0], H,
+                         H if rmask is None else 0, &hs[0, 0, 0], H, &dU[0, 0], H, &db[0])
+            if rmask is not None:
                 masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &dz[0, 0, 0],
                                     &dU[0, 0], <long> T * B, B, H, H, 1, H)
             if dx is not None:
                 gemm_all(False, True, T * B, I, H, <floating> 1, &dz[0, 0, 0], H,
                          &W[0, 0], H, <floating> 0, &dx[0, 0, 0], I)
-            sum_rows(&dz[0, 0, 0], <long> T * B, H, &db[0])
 
 
 def activate(floating[:, ::1] z, int act):
