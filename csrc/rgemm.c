@@ -493,7 +493,8 @@ void fr_wgrad(int K, int N, const float *dz, int ldz, int n, const fr_wgrad_term
             memset(db, 0, (size_t)N * sizeof(float));
         return;
     }
-    if (N <= FR_NC) {       /* one column block: every term shares its packed copy */
+    if (N <= FR_NC || n == 0) {   /* one column block: the terms share each packed copy
+                                   * (no terms: the sums alone, without packing) */
         sgemm_terms(1, 0, N, K, dz, ldz, 0.0f, n, terms, db);
         return;
     }

@@ -176,3 +176,40 @@ def test_weight_gradients_float64_and_bad_shapes(rng):
         _blas.weight_gradients(dz, a1, np.zeros((7, 21)))
     with pytest.raises(ValueError, match="shapes"):
         _blas.weight_gradients(dz, a1, c1, a2=a1)          # c2 missing
+
+
+@pytest.mark.parametrize("N", [40, 1100])
+def test_weight_gradients_sums_alone(N, route, threads, rng):
+    """No product wanted (both inputs had dropout masks): db is still every column's
+    sum, within one column block and beyond it."""
+    dz = rng.normal(size=(300, N)).astype(np.float32)
+    db = np.full(N, np.nan, np.float32)
+    _blas.weight_gradients(dz, db=db)
+    np.testing.assert_array_equal(db, _sequential_sum(dz))
+
+
+@pytest.mark.parametrize("K,N", [(70, 5), (70, 33), (300, 2100)])
+def test_weight_gradients_with_more_threads_than_panels(K, N, route, rng):
+    """Eight threads over a few 32-column panels (some parts empty) or over parts still
+    wider than one column block: the values of one thread (bit for bit with the own
+    kernel; BLAS's own kernels may round a narrower part differently)."""
+    dz = rng.normal(size=(K, N)).astype(np.float32)
+    a1 = rng.normal(size=(K, 9)).astype(np.float32)
+    a2 = rng.normal(size=(K, 3)).astype(np.float32)
+    results = []
+    old_threads, old_flops = config.get_num_threads(), _blas.set_min_part_flops(0.0)
+    try:
+        for n in (1, 8):
+            config.set_num_threads(n)
+            c1, c2 = np.zeros((9, N), np.float32), np.zeros((3, N), np.float32)
+            db = np.zeros(N, np.float32)
+            _blas.weight_gradients(dz, a1, c1, a2, c2, db)
+            results.append((c1, c2, db))
+    finally:
+        config.set_num_threads(old_threads)
+        _blas.set_min_part_flops(old_flops)
+    for one, eight in zip(*results):
+        if route == "own":
+            np.testing.assert_array_equal(one, eight)
+        else:
+            np.testing.assert_allclose(one, eight, rtol=1e-5, atol=1e-5 * np.sqrt(K))

@@ -119,3 +119,37 @@ def test_masks_differ_per_gate_and_batch_and_train(rng):
     y2 = layer.forward(x, training=True)
     assert not np.array_equal(y1, y2)                 # a new mask per batch
     assert np.isfinite(layer.backward(np.ones_like(y2))).all()
+
+
+
+@pytest.mark.parametrize("cls,units,kwargs", [
+    (LSTM, 257, dict(dropout=0.2, recurrent_dropout=0.2)),
+    (GRU, 342, dict(recurrent_dropout=0.2)),
+], ids=["lstm-257", "gru-342"])
+def test_wide_layers_with_both_masks_fill_the_bias_gradient(cls, units, kwargs, rng):
+    """With dropout masks on the inputs of both products, the products are taken apart
+    per gate and only the bias gradient goes through the one-pass weight gradients;
+    wider than one column block of 1024 (4 x 257, 3 x 342) it must still be written
+    (every gradient starts as NaN), and equal the BLAS route's."""
+    from fastrnn._ext import _blas
+    x = rng.normal(size=(3, 4, 2)).astype(np.float32)
+    dy = rng.normal(size=(3, units)).astype(np.float32)
+    weights, grads = None, []
+    for own in (True, False):
+        old = _blas.use_own_sgemm(own)
+        try:
+            layer = cls(units, seed=3, **kwargs)          # the same masks in both runs
+            layer.build((4, 2))
+            if weights is None:
+                weights = layer.get_weights()
+            layer.set_weights(weights)
+            for g in layer.grads:
+                g.fill(np.nan)
+            layer.forward(x, training=True)
+            layer.backward(dy)
+            grads.append([g.copy() for g in layer.grads])
+        finally:
+            _blas.use_own_sgemm(old)
+    for own, blas in zip(*grads):
+        assert np.isfinite(own).all()
+        np.testing.assert_allclose(own, blas, rtol=1e-5, atol=1e-6)

@@ -213,25 +213,27 @@ cdef void weight_grads(int K, int N, const floating *dz, int ldz,
                 db[j] += dz[k * ldz + j]
 
 
-def weight_gradients(const floating[:, ::1] dz, const floating[:, ::1] a1,
-                     floating[:, ::1] c1, const floating[:, ::1] a2=None,
+def weight_gradients(const floating[:, ::1] dz, const floating[:, ::1] a1=None,
+                     floating[:, ::1] c1=None, const floating[:, ::1] a2=None,
                      floating[:, ::1] c2=None, floating[::1] db=None):
-    """c1 = a1^T dz, c2 = a2^T dz (when given) and db = dz.sum(0) (when given) through
+    """c1 = a1^T dz, c2 = a2^T dz and db = dz.sum(0), each where given, through
     weight_grads (for tests); shapes are checked here."""
     cdef int K = dz.shape[0], N = dz.shape[1]
+    cdef int m1 = 0 if a1 is None else a1.shape[1]
     cdef int m2 = 0 if a2 is None else a2.shape[1]
-    if (a1.shape[0] != K or c1.shape[0] != a1.shape[1] or c1.shape[1] != N
-            or (a2 is None) != (c2 is None)
+    if ((a1 is None) != (c1 is None) or (a2 is None) != (c2 is None)
+            or (a1 is not None and (a1.shape[0] != K or c1.shape[0] != m1
+                                    or c1.shape[1] != N))
             or (a2 is not None and (a2.shape[0] != K or c2.shape[0] != m2
                                     or c2.shape[1] != N))
             or (db is not None and db.shape[0] != N)):
         raise ValueError("weight_gradients: shapes do not agree")
-    if min(K, N, a1.shape[1]) < 1 or (a2 is not None and m2 < 1):
+    if min(K, N) < 1 or (a1 is not None and m1 < 1) or (a2 is not None and m2 < 1):
         raise ValueError("weight_gradients: empty operands")
     with nogil:
-        weight_grads(K, N, &dz[0, 0], N, a1.shape[1], &a1[0, 0], a1.shape[1], &c1[0, 0], N,
-                     m2, NULL if m2 == 0 else &a2[0, 0], m2, NULL if m2 == 0 else &c2[0, 0],
-                     N, NULL if db is None else &db[0])
+        weight_grads(K, N, &dz[0, 0], N, m1, NULL if m1 == 0 else &a1[0, 0], m1,
+                     NULL if m1 == 0 else &c1[0, 0], N, m2, NULL if m2 == 0 else &a2[0, 0],
+                     m2, NULL if m2 == 0 else &c2[0, 0], N, NULL if db is None else &db[0])
 
 
 def product(const floating[:, ::1] a, bint trans_a, const floating[:, ::1] b, bint trans_b,
