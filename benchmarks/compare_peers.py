@@ -49,6 +49,11 @@ Options:
   --threads 1,2           thread counts (default 1,2)
   --frameworks LIST       subset of fastrnn,torch,keras (default all)
   --workloads LIST        subset of W0,...,W6 (default all)
+  --rounds R              run every (framework, thread count) worker R times, the order
+                          reversed every other round, and give each figure as the median
+                          over the rounds (the lower middle one for an even R): a
+                          machine whose speed drifts then slows all frameworks alike
+                          (default 1)
   --json FILE             also write the raw results as JSON
 
 The table gives times (W0 in s, W1-W5 in ms, W6 in us), the ratio fastrnn time /
@@ -435,6 +440,9 @@ def report(args, runs, elapsed):
             sgemm[max(sgemm)] < 1.2 * sgemm[min(sgemm)]:
         print(f"- WARNING: SGEMM did not scale from {min(sgemm)} to {max(sgemm)} threads: "
               "the machine was busy, the multi-thread figures are unreliable")
+    if args.rounds > 1:
+        print(f"- {args.rounds} rounds of every worker, the order reversed every other "
+              "round; each figure is the median round's")
     print(f"- medians of {args.repeats} repeats of >= {args.min_time} s blocks; W0: "
           f"{min(args.repeats, 3)} fits of {args.w0_epochs} epochs"
           + (" scaled to 500" if args.w0_epochs != SEED_EPOCHS else "")
@@ -468,6 +476,7 @@ def parse_args(argv=None):
     parser.add_argument("--peers-python", default=default_peers_python())
     parser.add_argument("--torch-python")
     parser.add_argument("--keras-python")
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--json")
     parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -481,6 +490,8 @@ def parse_args(argv=None):
           [w for w in args.workloads if w not in WORKLOADS]
     if bad:
         parser.error(f"unknown framework/workload: {', '.join(bad)}")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     args.python_for = {"fastrnn": args.fastrnn_python,
                        "torch": args.torch_python or args.peers_python,
                        "keras": args.keras_python or args.peers_python}
@@ -493,12 +504,48 @@ def main(argv=None):
         return run_worker(args)
     args.load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     start = time.perf_counter()
-    runs = {(fw, t): run_one(args, fw, t) for t in args.threads for fw in args.frameworks}
+    order = [(fw, t) for t in args.threads for fw in args.frameworks]
+    rounds = []
+    for r in range(args.rounds):
+        if args.rounds > 1:
+            print(f"round {r + 1} of {args.rounds}", file=sys.stderr, flush=True)
+        rounds.append({key: run_one(args, *key)
+                       for key in (order if r % 2 == 0 else order[::-1])})
+    runs = merge_rounds(rounds)
     report(args, runs, time.perf_counter() - start)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump([dict(run, framework=fw, threads=t) for (fw, t), run in runs.items()],
+            json.dump([dict(run, framework=fw, threads=t, round=i)
+                       for i, one in enumerate(rounds) for (fw, t), run in one.items()],
                       f, indent=1)
+
+
+def merge_rounds(rounds):
+    """runs[(framework, threads)] from the rounds' runs: each workload's result is the
+    median round's (by seconds; the lower middle one for an even count), with every
+    round's seconds under 'rounds'; the SGEMM peak likewise."""
+    def middle(values, key):
+        values = sorted(values, key=key)
+        return values[(len(values) - 1) // 2] if values else None
+
+    merged = {}
+    for key in rounds[0]:
+        ok = [one[key] for one in rounds if "unavailable" not in one[key]]
+        if not ok:
+            merged[key] = rounds[0][key]
+            continue
+        run = dict(ok[0])
+        run["results"] = {}
+        for wid in ok[0].get("results", {}):
+            got = [r["results"][wid] for r in ok if wid in r.get("results", {})]
+            run["results"][wid] = dict(middle(got, lambda v: v["seconds"]),
+                                       rounds=[v["seconds"] for v in got])
+        run["errors"] = {wid: msg for r in ok for wid, msg in r.get("errors", {}).items()}
+        peaks = [r["sgemm_gflops"] for r in ok if "sgemm_gflops" in r]
+        if peaks:
+            run["sgemm_gflops"] = middle(peaks, float)
+        merged[key] = run
+    return merged
 
 
 if __name__ == "__main__":
