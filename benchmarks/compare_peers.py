@@ -1,4 +1,4 @@
-"""Compare fastrnn with PyTorch and Keras 3 (TensorFlow backend) on the workloads
+"""Compare fastrnn with PyTorch and Keras 3 (TensorFlow and JAX backends) on the workloads
 W0-W6 of DESIGN.md, at 1 and 2 threads, and print a markdown table.
 
 Usage (from the repository root):
@@ -47,7 +47,8 @@ Options:
   --w0-epochs E           epochs actually run for W0 (default 500, --quick 50)
   --skip-w0-peers         run W0 for fastrnn only (Keras needs ~45 s per full fit)
   --threads 1,2           thread counts (default 1,2)
-  --frameworks LIST       subset of fastrnn,torch,keras (default all)
+  --frameworks LIST       subset of fastrnn,torch,keras,jax (default all; jax is Keras
+                          on the JAX backend, from the --keras-python environment)
   --workloads LIST        subset of W0,...,W6 (default all)
   --rounds R              run every (framework, thread count) worker R times, the order
                           reversed every other round, and give each figure as the median
@@ -75,8 +76,8 @@ sys.path.insert(0, HERE)
 from workloads import (SEED_BATCH, SEED_EPOCHS, WORKLOADS, flops,  # noqa: E402
                        make_data, seed_data)
 
-FRAMEWORKS = ("fastrnn", "torch", "keras")
-LABELS = {"fastrnn": "fastrnn", "torch": "PyTorch", "keras": "Keras/TF"}
+FRAMEWORKS = ("fastrnn", "torch", "keras", "jax")
+LABELS = {"fastrnn": "fastrnn", "torch": "PyTorch", "keras": "Keras/TF", "jax": "Keras/JAX"}
 UNITS = {"fit": ("s", 1.0), "train": ("ms", 1e3), "infer": ("ms", 1e3)}
 LR, RHO, EPS = 1e-3, 0.9, 1e-7
 RESULT_TAG = "RESULT "
@@ -275,7 +276,27 @@ class KerasAdapter:
                                         verbose=0)
 
 
-ADAPTERS = {"fastrnn": FastrnnAdapter, "torch": TorchAdapter, "keras": KerasAdapter}
+class KerasJaxAdapter(KerasAdapter):
+    """The same Keras models on the JAX backend (KERAS_BACKEND=jax, set by the driver);
+    one thread: XLA's CPU thread pool off (the process is also pinned to its cores)."""
+
+    def __init__(self, threads):
+        if threads == 1:
+            os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                       " --xla_cpu_multi_thread_eigen=false").strip()
+        import jax
+        import keras
+        if keras.backend.backend() != "jax":
+            raise ImportError(f"Keras runs on {keras.backend.backend()}, not JAX")
+        self.jax, self.keras = jax, keras
+
+    def versions(self):
+        return {"keras": self.keras.__version__, "jax": self.jax.__version__,
+                "backend": self.keras.backend.backend()}
+
+
+ADAPTERS = {"fastrnn": FastrnnAdapter, "torch": TorchAdapter, "keras": KerasAdapter,
+            "jax": KerasJaxAdapter}
 
 
 # ================================================================ worker
@@ -339,7 +360,8 @@ def worker_command(args, framework, threads):
     if args.skip_w0_peers:
         cmd.append("--skip-w0-peers")
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads), KERAS_BACKEND="tensorflow",
+               MKL_NUM_THREADS=str(threads),
+               KERAS_BACKEND="jax" if framework == "jax" else "tensorflow",
                TF_CPP_MIN_LOG_LEVEL="2")
     if framework == "fastrnn" and args.fastrnn_path:
         env["PYTHONPATH"] = os.pathsep.join(
@@ -494,7 +516,8 @@ def parse_args(argv=None):
         parser.error("--rounds must be at least 1")
     args.python_for = {"fastrnn": args.fastrnn_python,
                        "torch": args.torch_python or args.peers_python,
-                       "keras": args.keras_python or args.peers_python}
+                       "keras": args.keras_python or args.peers_python,
+                       "jax": args.keras_python or args.peers_python}
     return args
 
 
