@@ -36,7 +36,7 @@ COMMON = dict(
 
 # (module, the C helpers compiled into it); the thread pool lives in _blas alone.
 MODULES = [
-    ("fastrnn._ext._blas", ["csrc/pool.c", "csrc/rgemm.c"]),
+    ("fastrnn._ext._blas", ["csrc/pool.c", "csrc/rgemm.c", "csrc/activations.c"]),
     ("fastrnn._ext._simple_rnn", GATES),
     ("fastrnn._ext._lstm", GATES),
     ("fastrnn._ext._gru", GATES),

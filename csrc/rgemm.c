@@ -483,16 +483,6 @@ void fr_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda, cons
 
 void fr_wgrad(int K, int N, const float *dz, int ldz, int n, const fr_wgrad_term *terms,
               float *db) {
-    if (N <= 0)
-        return;
-    if (K <= 0) {
-        for (int i = 0; i < n; i++)
-            for (int r = 0; r < terms[i].M; r++)
-                memset(terms[i].C + (long)r * terms[i].ldc, 0, (size_t)N * sizeof(float));
-        if (db != NULL)
-            memset(db, 0, (size_t)N * sizeof(float));
-        return;
-    }
     if (N <= FR_NC || n == 0) {   /* one column block: the terms share each packed copy
                                    * (no terms: the sums alone, without packing) */
         sgemm_terms(1, 0, N, K, dz, ldz, 0.0f, n, terms, db);

@@ -24,6 +24,10 @@ cdef extern from "pool.h" nogil:
                          double alpha, const double *a, int lda, const double *b, int ldb,
                          double beta, double *c, int ldc, int parts)
 
+cdef extern from "activations.h" nogil:
+    void fr_sum_rows_f(const float *a, long rows, int cols, float *out)
+    void fr_sum_rows_d(const double *a, long rows, int cols, double *out)
+
 cdef extern from "rgemm.h" nogil:
     ctypedef struct fr_wgrad_term:
         int M
@@ -129,16 +133,23 @@ cdef void axpy(int n, floating alpha, const floating *x, floating *y) noexcept n
         daxpy(&n, &alpha, <double *> x, &one, y, &one)
 
 
+cdef inline int split_parts(double flops) noexcept nogil:
+    """Threads for an all-rows product of this much work: the pool's size, fewer where a
+    part would get less than MIN_PART_FLOPS (0 or 1: on the calling thread)."""
+    cdef int parts = fr_pool_size()
+    if flops < parts * MIN_PART_FLOPS:
+        parts = <int> (flops / MIN_PART_FLOPS)
+    return parts
+
+
 cdef void gemm_all(bint trans_a, bint trans_b, int m, int n, int k,
                    floating alpha, const floating *a, int lda,
                    const floating *b, int ldb,
                    floating beta, floating *c, int ldc) noexcept nogil:
     cdef char ta = b'T' if trans_a else b'N'
     cdef char tb = b'T' if trans_b else b'N'
-    cdef int parts = fr_pool_size()
     cdef double flops = 2.0 * m * n * k
-    if flops < parts * MIN_PART_FLOPS:
-        parts = <int> (flops / MIN_PART_FLOPS)
+    cdef int parts = split_parts(flops)
     # csrc/rgemm.c's product where it measured faster than OpenBLAS (one core, AVX-512):
     # op(A) transposed (weight gradients X^T dZ: 1.0-1.5x) and outputs up to 512 wide
     # with K up to 512 (projections, input gradients of the layers: 1.1-1.3x).  Wider
@@ -170,16 +181,12 @@ cdef void weight_grads(int K, int N, const floating *dz, int ldz,
     """A layer's weight gradients from dz (K, N), row-major with row step ldz:
     c1 (m1, N) = a1^T dz and c2 (m2, N) = a2^T dz (a_i (K, m_i) with row steps lda_i,
     c_i with ldc_i; m_i = 0: that one is not wanted), and db (N) = the column sums of dz
-    (NULL: not wanted).  float32 with csrc/rgemm.c's kernel: fr_wgrad, which packs each
+    (NULL: not wanted; with db, ldz must be N).  float32 with csrc/rgemm.c's kernel: fr_wgrad, which packs each
     block of dz once for both products and sums it on the way (split by columns over
     the threads); else gemm_all for each and a sum.  Both give gemm_all's values and a
     row-by-row sum (fr_sum_rows's)."""
     cdef fr_wgrad_term terms[2]
-    cdef int n = 0
-    cdef int parts = fr_pool_size()
-    cdef double flops = 2.0 * ((m1 if m1 > 0 else 0) + (m2 if m2 > 0 else 0)) * N * K
-    cdef long k
-    cdef int j
+    cdef int n = 0, parts
     if N <= 0:
         return
     if floating is float:
@@ -192,8 +199,8 @@ cdef void weight_grads(int K, int N, const floating *dz, int ldz,
                 terms[n].M, terms[n].A, terms[n].lda, terms[n].C, terms[n].ldc = \
                     m2, a2, lda2, c2, ldc2
                 n += 1
-            if flops < parts * MIN_PART_FLOPS:
-                parts = <int> (flops / MIN_PART_FLOPS)
+            parts = split_parts(2.0 * ((m1 if m1 > 0 else 0) + (m2 if m2 > 0 else 0))
+                                * N * K)
             if parts <= 1:
                 fr_wgrad(K, N, dz, ldz, n, terms, db)
             else:
@@ -206,11 +213,10 @@ cdef void weight_grads(int K, int N, const floating *dz, int ldz,
         gemm_all(True, False, m2, N, K, <floating> 1, a2, lda2, dz, ldz, <floating> 0, c2,
                  ldc2)
     if db != NULL:
-        for j in range(N):
-            db[j] = 0
-        for k in range(K):
-            for j in range(N):
-                db[j] += dz[k * ldz + j]
+        if floating is float:
+            fr_sum_rows_f(dz, K, N, db)
+        else:
+            fr_sum_rows_d(dz, K, N, db)
 
 
 def weight_gradients(const floating[:, ::1] dz, const floating[:, ::1] a1=None,

@@ -21,7 +21,7 @@ from libc.string cimport memcpy
 from fastrnn._ext._blas cimport gemm, gemm_all, axpy, weight_grads
 from libc.stdlib cimport free
 
-from fastrnn._ext._elementwise cimport (bias_act, sum_rows, gru_fwd, gru_bwd, gru1_fwd_zr,
+from fastrnn._ext._elementwise cimport (bias_act, gru_fwd, gru_bwd, gru1_fwd_zr,
                                         gru1_fwd_h, gru1_bwd_zh, gru1_bwd_r, keep_rows, mask_row,
                                         pack_recurrent, rec_gemm, step_row_stride)
 from fastrnn._ext._dropout cimport (mask_rows, add_masked, masked_products,
@@ -53,19 +53,19 @@ cdef inline void input_gradients(const floating[:, :, ::1] x, const floating[:, 
     """dW = x^T dxg, db = sum dxg, dx = dxg W^T over all steps at once (dx None: not
     wanted, not computed)."""
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], G = W.shape[1]
-    if imask == NULL:
-        weight_grads(T * B, G, &dxg[0, 0, 0], G, I, &x[0, 0, 0], I, &dW[0, 0], G,
-                     0, NULL, 0, NULL, 0, db)
-        if dx is not None:
-            gemm_all(False, True, T * B, I, G, <floating> 1, &dxg[0, 0, 0], G,
-                     &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
-    else:
+    # dW (unless x had a dropout mask: taken apart below) and db in one pass over dxg
+    weight_grads(T * B, G, &dxg[0, 0, 0], G, I if imask == NULL else 0, &x[0, 0, 0], I,
+                 &dW[0, 0], G, 0, NULL, 0, NULL, 0, db)
+    if imask != NULL:
         masked_weight_grads(&x[0, 0, 0], imask, xm, &dxg[0, 0, 0], &dW[0, 0],
                             <long> T * B, B, I, G // 3, 3, G)
-        if dx is not None:
+    if dx is not None:
+        if imask == NULL:
+            gemm_all(False, True, T * B, I, G, <floating> 1, &dxg[0, 0, 0], G,
+                     &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
+        else:
             masked_products_grad(&dxg[0, 0, 0], imask, <long> B * I, xm, &W[0, 0],
                                  &dx[0, 0, 0], <long> T * B, B, I, G // 3, 3, G, True)
-        sum_rows(&dxg[0, 0, 0], <long> T * B, G, db)
 
 
 cdef inline const floating *ptr_or_null(const floating[:, :, ::1] a) noexcept nogil:

@@ -151,13 +151,14 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             if rmask is not None:
                 masked_weight_grads(&hs[0, 0, 0], &rmask[0, 0, 0], &hm[0, 0], &z[0, 0, 0],
                                     &dU[0, 0], <long> T * B, B, H, H, 4, G)
-            if dx is not None and imask is None:
-                gemm_all(False, True, T * B, I, G, <floating> 1, &z[0, 0, 0], G,
-                         &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
-            elif dx is not None:
-                masked_products_grad(&z[0, 0, 0], &imask[0, 0, 0], <long> B * I,
-                                     &xm[0, 0], &W[0, 0], &dx[0, 0, 0], <long> T * B, B,
-                                     I, H, 4, G, True)
+            if dx is not None:
+                if imask is None:
+                    gemm_all(False, True, T * B, I, G, <floating> 1, &z[0, 0, 0], G,
+                             &W[0, 0], G, <floating> 0, &dx[0, 0, 0], I)
+                else:
+                    masked_products_grad(&z[0, 0, 0], &imask[0, 0, 0], <long> B * I,
+                                         &xm[0, 0], &W[0, 0], &dx[0, 0, 0], <long> T * B,
+                                         B, I, H, 4, G, True)
 
 
 def infer(const floating[:, :, :] x, const floating[:, ::1] W,
