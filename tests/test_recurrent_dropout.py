@@ -121,7 +121,6 @@ def test_masks_differ_per_gate_and_batch_and_train(rng):
     assert np.isfinite(layer.backward(np.ones_like(y2))).all()
 
 
-
 @pytest.mark.parametrize("cls,units,kwargs", [
     (LSTM, 257, dict(dropout=0.2, recurrent_dropout=0.2)),
     (GRU, 342, dict(recurrent_dropout=0.2)),

@@ -181,10 +181,10 @@ cdef void weight_grads(int K, int N, const floating *dz, int ldz,
     """A layer's weight gradients from dz (K, N), row-major with row step ldz:
     c1 (m1, N) = a1^T dz and c2 (m2, N) = a2^T dz (a_i (K, m_i) with row steps lda_i,
     c_i with ldc_i; m_i = 0: that one is not wanted), and db (N) = the column sums of dz
-    (NULL: not wanted; with db, ldz must be N).  float32 with csrc/rgemm.c's kernel: fr_wgrad, which packs each
-    block of dz once for both products and sums it on the way (split by columns over
-    the threads); else gemm_all for each and a sum.  Both give gemm_all's values and a
-    row-by-row sum (fr_sum_rows's)."""
+    (NULL: not wanted; with db, ldz must be N).  float32 with csrc/rgemm.c's kernel:
+    fr_wgrad, which packs each block of dz once for both products and sums it on the
+    way (split by columns over the threads); else gemm_all for each and a sum.  Both
+    give gemm_all's values and a row-by-row sum (fr_sum_rows's)."""
     cdef fr_wgrad_term terms[2]
     cdef int n = 0, parts
     if N <= 0:
@@ -199,8 +199,7 @@ cdef void weight_grads(int K, int N, const floating *dz, int ldz,
                 terms[n].M, terms[n].A, terms[n].lda, terms[n].C, terms[n].ldc = \
                     m2, a2, lda2, c2, ldc2
                 n += 1
-            parts = split_parts(2.0 * ((m1 if m1 > 0 else 0) + (m2 if m2 > 0 else 0))
-                                * N * K)
+            parts = split_parts(2.0 * (m1 + m2) * N * K)
             if parts <= 1:
                 fr_wgrad(K, N, dz, ldz, n, terms, db)
             else:

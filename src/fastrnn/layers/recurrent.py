@@ -36,10 +36,10 @@ class RNN(Layer):
     infer)`` (a dict of buffers with at least 'hs', 'dx' and one '<state>0' initial-state
     buffer per state; with infer, only what the inference kernel needs),
     ``_kernel_forward(ws)`` and ``_kernel_backward(ws, dyt, sequences, dstates)``
-    returning dx (T, B, I) (None, not computed, where the workspace's 'dx' is None); and may implement ``_kernel_infer(ws)``, a lean forward pass
-    for inference that keeps no gates (``has_infer_kernel``).  Inference calls
-    (training=False) use their own workspaces and leave a pending training forward as
-    it was.
+    returning dx (T, B, I) (None, not computed, where the workspace's 'dx' is None);
+    and may implement ``_kernel_infer(ws)``, a lean forward pass for inference that
+    keeps no gates (``has_infer_kernel``).  Inference calls (training=False) use their
+    own workspaces and leave a pending training forward as it was.
 
     A workspace also carries its call's inputs: 'xt' (T, B, I), 'mask' (T, B) or None,
     'dropout' (B, I) or None, and with recurrent dropout 'imask' (G, B, I) or None and
