@@ -124,7 +124,9 @@ FR_TARGET_512 FR_INLINE __mmask16 lanes512(int cols, int v) {
 }
 
 /* ---- AVX-512: one register tile: C[0:ROWS, 0:32] = beta C + op(A)[0:ROWS, 0:K] B[0:K, 0:32].
- * op(A)[r][k] is A[r lda + k], or A[k lda + r] when TA; row k of B starts at B + k ldb
+ * op(A)[r][k] is A[r lda + k] for k < K1 and A2[r lda2 + k - K1] after (two sources
+ * side by side, e.g. x_t and h_{t-1}; K1 = K: A alone), or A[k lda + r] when TA (then
+ * K1 = K); row k of B starts at B + k ldb
  * and holds 32 floats (a packed panel, zero-padded past the last column of C).  ROWS
  * (1 to FR_MR) and TA are constants at each call site, so the loops over rows unroll
  * and the 2 ROWS accumulators stay in registers.  cols: the columns of C that exist
@@ -132,24 +134,33 @@ FR_TARGET_512 FR_INLINE __mmask16 lanes512(int cols, int v) {
  * beta == 0 stores without reading C (NaN or garbage there is overwritten, as BLAS
  * does). */
 FR_TARGET_512 FR_INLINE void tile512(const int ROWS, const int TA, int K, const float *A,
-                                     long lda, const float *B, long ldb, float beta,
+                                     long lda, int K1, const float *A2, long lda2,
+                                     const float *B, long ldb, float beta,
                                      float *C, long ldc, int cols) {
     __m512 c0[FR_MR], c1[FR_MR];
-    const float *a[FR_MR];
+    const float *a[FR_MR], *a2[FR_MR];
     for (int r = 0; r < ROWS; r++) {
         c0[r] = _mm512_setzero_ps();
         c1[r] = _mm512_setzero_ps();
         a[r] = A + r * lda;
+        a2[r] = A2 + r * lda2;
     }
-    for (int k = 0; k < K; k++) {
-        __m512 b0 = _mm512_loadu_ps(B + k * ldb);
-        __m512 b1 = _mm512_loadu_ps(B + k * ldb + 16);
-        for (int r = 0; r < ROWS; r++) {
-            __m512 ar = _mm512_set1_ps(TA ? A[k * lda + r] : a[r][k]);
-            c0[r] = _mm512_fmadd_ps(ar, b0, c0[r]);
-            c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
-        }
+#define FR_STEP512(A_RK)                                                                  \
+    {                                                                                     \
+        __m512 b0 = _mm512_loadu_ps(B + k * ldb);                                         \
+        __m512 b1 = _mm512_loadu_ps(B + k * ldb + 16);                                    \
+        for (int r = 0; r < ROWS; r++) {                                                  \
+            __m512 ar = _mm512_set1_ps(A_RK);                                             \
+            c0[r] = _mm512_fmadd_ps(ar, b0, c0[r]);                                       \
+            c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);                                       \
+        }                                                                                 \
     }
+    int k = 0;
+    for (; k < K1; k++)
+        FR_STEP512(TA ? A[k * lda + r] : a[r][k])
+    for (; k < K; k++)              /* the same sum order as one source of K columns */
+        FR_STEP512(a2[r][k - K1])
+#undef FR_STEP512
     __m512 vb = _mm512_set1_ps(beta);
     __mmask16 m0 = lanes512(cols, 0), m1 = lanes512(cols, 1);
     for (int r = 0; r < ROWS; r++) {
@@ -173,25 +184,34 @@ FR_TARGET_256 FR_INLINE __m256i lanes256(int cols, int v) {
 }
 
 FR_TARGET_256 FR_INLINE void block256(const int ROWS, const int TA, int K, const float *A,
-                                      long lda, const float *B, long ldb, float beta,
+                                      long lda, int K1, const float *A2, long lda2,
+                                      const float *B, long ldb, float beta,
                                       float *C, long ldc, int cols) {
-    /* C[0:ROWS, 0:16] (ROWS 1 to 4) from 16 columns of B */
+    /* C[0:ROWS, 0:16] (ROWS 1 to 4) from 16 columns of B; A, K1 and A2 as in tile512 */
     __m256 c0[4], c1[4];
-    const float *a[4];
+    const float *a[4], *a2[4];
     for (int r = 0; r < ROWS; r++) {
         c0[r] = _mm256_setzero_ps();
         c1[r] = _mm256_setzero_ps();
         a[r] = A + r * lda;
+        a2[r] = A2 + r * lda2;
     }
-    for (int k = 0; k < K; k++) {
-        __m256 b0 = _mm256_loadu_ps(B + k * ldb);
-        __m256 b1 = _mm256_loadu_ps(B + k * ldb + 8);
-        for (int r = 0; r < ROWS; r++) {
-            __m256 ar = _mm256_set1_ps(TA ? A[k * lda + r] : a[r][k]);
-            c0[r] = _mm256_fmadd_ps(ar, b0, c0[r]);
-            c1[r] = _mm256_fmadd_ps(ar, b1, c1[r]);
-        }
+#define FR_STEP256(A_RK)                                                                  \
+    {                                                                                     \
+        __m256 b0 = _mm256_loadu_ps(B + k * ldb);                                         \
+        __m256 b1 = _mm256_loadu_ps(B + k * ldb + 8);                                     \
+        for (int r = 0; r < ROWS; r++) {                                                  \
+            __m256 ar = _mm256_set1_ps(A_RK);                                             \
+            c0[r] = _mm256_fmadd_ps(ar, b0, c0[r]);                                       \
+            c1[r] = _mm256_fmadd_ps(ar, b1, c1[r]);                                       \
+        }                                                                                 \
     }
+    int k = 0;
+    for (; k < K1; k++)
+        FR_STEP256(TA ? A[k * lda + r] : a[r][k])
+    for (; k < K; k++)
+        FR_STEP256(a2[r][k - K1])
+#undef FR_STEP256
     __m256 vb = _mm256_set1_ps(beta);
     __m256i m0 = lanes256(cols, 0), m1 = lanes256(cols, 1);
     for (int r = 0; r < ROWS; r++) {
@@ -215,46 +235,54 @@ FR_TARGET_256 FR_INLINE void block256(const int ROWS, const int TA, int K, const
 }
 
 FR_TARGET_256 FR_INLINE void tile256(const int ROWS, const int TA, int K, const float *A,
-                                     long lda, const float *B, long ldb, float beta,
+                                     long lda, int K1, const float *A2, long lda2,
+                                     const float *B, long ldb, float beta,
                                      float *C, long ldc, int cols) {
     for (int g = 0; g < ROWS; g += 4) {       /* rows g..g+3 (ROWS is a constant) */
         const int rows = ROWS - g < 4 ? ROWS - g : 4;
-        const float *Ag = TA ? A + g : A + g * lda;
+        const float *Ag = TA ? A + g : A + g * lda, *A2g = A2 + g * lda2;
         for (int h = 0; h < 2 && 16 * h < cols; h++)
-            block256(rows, TA, K, Ag, lda, B + 16 * h, ldb, beta, C + g * ldc + 16 * h, ldc,
+            block256(rows, TA, K, Ag, lda, K1, A2g, lda2, B + 16 * h, ldb, beta,
+                     C + g * ldc + 16 * h, ldc,
                      cols - 16 * h);
     }
 }
 
 /* Every row tile of op(A) (M x K) against one 32-column strip of B (columns that exist:
- * cols), into C (M x cols); tile t (rows 8t to 8t + 7) starts at A + t * tile_step.
+ * cols), into C (M x cols); tile t (rows 8t to 8t + 7) starts at A + t * tile_step (and
+ * its columns from K1 on at A2 + 8 t lda2, see tile512; K1 = K: A alone).
  * run_strip<ISA> is the entry the drivers below call (TA at run time), written once for
  * both instruction sets: the last rows get a tile with a constant row count each. */
+#define FR_TILE(ISA, R) tile##ISA(R, TA, K, A, lda, K1, A2, lda2, B, ldb, beta, C, ldc, cols)
 #define FR_DEFINE_STRIP(ISA, TARGET)                                                      \
     TARGET FR_INLINE void strip##ISA(const int TA, int M, int cols, int K, const float *A, \
-                                     long lda, long tile_step, const float *B, long ldb,  \
-                                     float beta, float *C, long ldc) {                    \
+                                     long lda, long tile_step, int K1, const float *A2,   \
+                                     long lda2, const float *B, long ldb, float beta,     \
+                                     float *C, long ldc) {                                \
         int i = 0;                                                                        \
-        for (; i + FR_MR <= M; i += FR_MR, A += tile_step, C += FR_MR * ldc)              \
-            tile##ISA(FR_MR, TA, K, A, lda, B, ldb, beta, C, ldc, cols);                  \
+        for (; i + FR_MR <= M;                                                            \
+             i += FR_MR, A += tile_step, A2 += FR_MR * lda2, C += FR_MR * ldc)            \
+            FR_TILE(ISA, FR_MR);                                                          \
         switch (M - i) {                                                                  \
-        case 7: tile##ISA(7, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;           \
-        case 6: tile##ISA(6, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;           \
-        case 5: tile##ISA(5, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;           \
-        case 4: tile##ISA(4, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;           \
-        case 3: tile##ISA(3, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;           \
-        case 2: tile##ISA(2, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;           \
-        case 1: tile##ISA(1, TA, K, A, lda, B, ldb, beta, C, ldc, cols); break;           \
+        case 7: FR_TILE(ISA, 7); break;                                                   \
+        case 6: FR_TILE(ISA, 6); break;                                                   \
+        case 5: FR_TILE(ISA, 5); break;                                                   \
+        case 4: FR_TILE(ISA, 4); break;                                                   \
+        case 3: FR_TILE(ISA, 3); break;                                                   \
+        case 2: FR_TILE(ISA, 2); break;                                                   \
+        case 1: FR_TILE(ISA, 1); break;                                                   \
         default: break;                                                                   \
         }                                                                                 \
     }                                                                                     \
     TARGET static void run_strip##ISA(int ta, int M, int cols, int K, const float *A,     \
-                                      long lda, long tile_step, const float *B, long ldb, \
-                                      float beta, float *C, long ldc) {                   \
+                                      long lda, long tile_step, int K1, const float *A2,  \
+                                      long lda2, const float *B, long ldb, float beta,    \
+                                      float *C, long ldc) {                               \
         if (ta)                                                                           \
-            strip##ISA(1, M, cols, K, A, lda, tile_step, B, ldb, beta, C, ldc);           \
+            strip##ISA(1, M, cols, K, A, lda, tile_step, K, A, 0, B, ldb, beta, C, ldc);  \
         else                                                                              \
-            strip##ISA(0, M, cols, K, A, lda, tile_step, B, ldb, beta, C, ldc);           \
+            strip##ISA(0, M, cols, K, A, lda, tile_step, K1, A2, lda2, B, ldb, beta, C,   \
+                       ldc);                                                              \
     }
 
 FR_DEFINE_STRIP(512, FR_TARGET_512)
@@ -263,8 +291,8 @@ FR_DEFINE_STRIP(256, FR_TARGET_256)
 
 /* ---- Drivers, shared by both instruction sets: one strip of C at a time. */
 typedef void (*strip_fn)(int ta, int M, int cols, int K, const float *A, long lda,
-                         long tile_step, const float *B, long ldb, float beta, float *C,
-                         long ldc);
+                         long tile_step, int K1, const float *A2, long lda2,
+                         const float *B, long ldb, float beta, float *C, long ldc);
 
 static strip_fn pick_strip(void) {
 #ifdef FR_HAVE_SIMD_KERNELS
@@ -278,15 +306,17 @@ static strip_fn pick_strip(void) {
 
 #define FR_RKC 256     /* depth of one pass of fr_rgemm: a 256 x 32 panel block is 32 KB */
 
-void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P, float beta,
-              float *C, int ldc, int reverse) {
+void fr_rgemm2(int M, int N, int K, const float *A, int lda, int K1, const float *A2,
+               int lda2, const float *P, float beta, float *C, int ldc, int reverse) {
     strip_fn run = pick_strip();
     if (run == NULL) {          /* callers use BLAS here; kept correct all the same */
         for (int i = 0; i < M; i++)
             for (int c = 0; c < N; c++) {
                 const float *Pp = P + (long)(c / FR_NR) * K * FR_NR + c % FR_NR;
                 float s = 0.0f;
-                for (int k = 0; k < K; k++) s += A[(long)i * lda + k] * Pp[(long)k * FR_NR];
+                for (int k = 0; k < K; k++)
+                    s += (k < K1 ? A[(long)i * lda + k] : A2[(long)i * lda2 + k - K1]) *
+                         Pp[(long)k * FR_NR];
                 float *cc = C + (long)i * ldc + c;
                 *cc = beta == 0.0f ? s : beta * *cc + s;
             }
@@ -304,11 +334,18 @@ void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P, floa
         int cols = N - p * FR_NR < FR_NR ? N - p * FR_NR : FR_NR;
         for (int k0 = 0; k0 < K || k0 == 0; k0 += FR_RKC) {
             int kc = K - k0 < FR_RKC ? K - k0 : FR_RKC;
-            run(0, M, cols, kc, A + k0, lda, FR_MR * (long)lda,
-                P + ((long)p * K + k0) * FR_NR, FR_NR, k0 == 0 ? beta : 1.0f,
-                C + p * FR_NR, ldc);
+            /* this block's columns below K1 come from A, the rest from A2 */
+            int k1 = K1 - k0 < 0 ? 0 : K1 - k0 > kc ? kc : K1 - k0;
+            run(0, M, cols, kc, k1 > 0 ? A + k0 : A, lda, FR_MR * (long)lda, k1,
+                k0 > K1 ? A2 + (k0 - K1) : A2, lda2, P + ((long)p * K + k0) * FR_NR, FR_NR,
+                k0 == 0 ? beta : 1.0f, C + p * FR_NR, ldc);
         }
     }
+}
+
+void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P, float beta,
+              float *C, int ldc, int reverse) {
+    fr_rgemm2(M, N, K, A, lda, K, A, lda, P, beta, C, ldc, reverse);
 }
 
 /* Cache blocking of fr_sgemm (Goto's scheme): a KC x NC block of op(B) is packed into
@@ -454,11 +491,12 @@ static void sgemm_terms(int ta, int tb, int N, int K, const float *B, int ldb, f
                         int cols = nc - s * FR_NR < FR_NR ? nc - s * FR_NR : FR_NR;
                         const float *Bs = Bp + (long)s * kc * FR_NR;
                         if (ta)
-                            run(1, mc, cols, kc, Ap, FR_MR, (long)kc * FR_MR, Bs, FR_NR, b,
-                                Cb + s * FR_NR, ldc);
+                            run(1, mc, cols, kc, Ap, FR_MR, (long)kc * FR_MR, kc, Ap, 0, Bs,
+                                FR_NR, b, Cb + s * FR_NR, ldc);
                         else        /* rows of A read in place, 8 streams */
                             run(0, mc, cols, kc, A + (long)i0 * lda + k0, lda,
-                                FR_MR * (long)lda, Bs, FR_NR, b, Cb + s * FR_NR, ldc);
+                                FR_MR * (long)lda, kc, A, 0, Bs, FR_NR, b, Cb + s * FR_NR,
+                                ldc);
                     }
                 }
             }

@@ -18,6 +18,12 @@
  *                                          same result): per-step callers alternate it
  *                                          so that a step starts in the panels the last
  *                                          one left in cache
+ *   fr_rgemm2(M, N, K, A, lda, K1, A2, lda2, P, beta, C, ldc, reverse)
+ *                                          the same product with A's columns from two
+ *                                          sources side by side: [A (M x K1), A2
+ *                                          (M x (K - K1))], e.g. [x_t, h_{t-1}] without
+ *                                          copying them together (the same sums, in the
+ *                                          same order, as one A of K columns)
  *   fr_rgemm_supported()                   1 where a fast kernel exists (AVX-512F or
  *                                          AVX2, with FMA, chosen when the module loads),
  *                                          else 0: then callers use BLAS.
@@ -51,6 +57,8 @@ float *fr_packed_alloc(long floats, double flops);
 void fr_rgemm_pack(const float *U, int K, int N, int ldu, int trans, float *P);
 void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P, float beta,
               float *C, int ldc, int reverse);
+void fr_rgemm2(int M, int N, int K, const float *A, int lda, int K1, const float *A2,
+               int lda2, const float *P, float beta, float *C, int ldc, int reverse);
 void fr_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
               int ldb, float beta, float *C, int ldc);
 void fr_sgemm_colmajor(char *ta, char *tb, int *m, int *n, int *k, float *alpha, float *a,

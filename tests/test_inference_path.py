@@ -106,12 +106,12 @@ def test_lean_kernels_refuse_buffers_of_the_wrong_shape():
     x, hs = np.zeros((T, B, I), f), np.zeros((T + 1, B, H), f)
     W, U, b = np.zeros((I, 4 * H), f), np.zeros((H, 4 * H), f), np.zeros(4 * H, f)
     args = (x, W, U, b, hs, np.zeros((T + 1, B, H), f))
-    one_step = (np.zeros((1, B, 4 * H), f), np.zeros((1, B, H), f), np.zeros((B, I + H), f))
+    one_step = (np.zeros((1, B, 4 * H), f), np.zeros((1, B, H), f), np.zeros((B, I), f))
     _lstm.infer(*args, *one_step, 1, 2)                       # fits: runs
     with pytest.raises(ValueError, match="shapes"):           # all steps into one slot
         _lstm.infer(*args, *one_step, 1, 2, every_step=True)
     with pytest.raises(ValueError, match="shapes"):
-        _lstm.infer(*args, one_step[0], one_step[1], np.zeros((B, I), f), 1, 2)
+        _lstm.infer(*args, one_step[0], one_step[1], np.zeros((B, I + H), f), 1, 2)
     W3, U3, b3 = np.zeros((I, 3 * H), f), np.zeros((H, 3 * H), f), np.zeros((2, 3 * H), f)
     with pytest.raises(ValueError, match="shapes"):
         _gru.infer_reset_after(x, W3, U3, b3, hs, np.zeros((1, B, 3 * H), f),
@@ -130,7 +130,7 @@ def test_two_slot_states_equal_all_steps(T, rng):
     b = rng.normal(0, 0.1, 4 * H).astype(f)
     h0, c0 = rng.normal(size=(B, H)).astype(f), rng.normal(size=(B, H)).astype(f)
     scratch = lambda: (np.zeros((1, B, 4 * H), f), np.zeros((1, B, H), f),
-                       np.zeros((B, I + H), f))
+                       np.zeros((B, I), f))
     runs = {}
     for slots in (T + 1, 2):
         hs, cs = np.zeros((slots, B, H), f), np.zeros((slots, B, H), f)
@@ -194,7 +194,7 @@ def test_lean_kernels_read_strided_time_major_views(rng):
     def lstm(x):
         hs, cs = np.zeros((T + 1, B, H), f), np.zeros((T + 1, B, H), f)
         _lstm.infer(x, W, U, b, hs, cs, np.zeros((1, B, 4 * H), f), np.zeros((1, B, H), f),
-                    np.zeros((B, I + H), f), 1, 2)
+                    np.zeros((B, I), f), 1, 2)
         return hs
     np.testing.assert_array_equal(lstm(view), lstm(np.ascontiguousarray(view)))
     W3, U3 = W[:, :3 * H].copy(), U[:, :3 * H].copy()

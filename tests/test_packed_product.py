@@ -137,3 +137,28 @@ def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shapes"):
         _simple_rnn.packed_product(np.zeros((2, 3), np.float32), np.zeros((4, 5), np.float32),
                                    False, np.zeros((2, 5), np.float32), 0.0)
+
+
+@pytest.mark.parametrize("m", [1, 7, 8, 13, 64])
+@pytest.mark.parametrize("k, k1", [(37, 0), (37, 1), (37, 32), (37, 36), (160, 32),
+                                   (600, 255), (600, 256), (600, 257), (600, 400)])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_two_sources_give_the_bits_of_one(m, k, k1, reverse, rng):
+    """[a, a2] read from two places (the LSTM's x_t and h_{t-1}, fr_rgemm2) gives every
+    bit of the joined operand's product, also where the split falls inside or at the
+    edge of a 256-deep block, and with no columns in the first part."""
+    n = 45
+    a = rng.normal(size=(m, k)).astype(np.float32)
+    u = rng.normal(size=(k, n)).astype(np.float32)
+    first, second = np.ascontiguousarray(a[:, :k1]), np.ascontiguousarray(a[:, k1:])
+    for beta in (0.0, 1.0, -0.5):
+        c0 = rng.normal(size=(m, n + 3)).astype(np.float32)
+        joined, split = c0.copy(), c0.copy()
+        if beta == 0.0:
+            split[:, :n] = np.nan           # overwritten, never read
+        assert _simple_rnn.packed_product(a, u, False, joined, beta, reverse)
+        assert _simple_rnn.packed_product(first, u, False, split, beta, reverse, a2=second)
+        np.testing.assert_array_equal(split, joined)
+    np.testing.assert_allclose(joined[:, :n], beta * c0[:, :n].astype(np.float64)
+                               + a.astype(np.float64) @ u.astype(np.float64),
+                               rtol=1e-5, atol=2e-5 * np.sqrt(k))

@@ -56,3 +56,5 @@ cdef extern from "rgemm.h" nogil:
     void fr_rgemm_pack(const float *U, int K, int N, int ldu, int trans, float *P)
     void fr_rgemm(int M, int N, int K, const float *A, int lda, const float *P, float beta,
                   float *C, int ldc, int reverse)
+    void fr_rgemm2(int M, int N, int K, const float *A, int lda, int K1, const float *A2,
+                   int lda2, const float *P, float beta, float *C, int ldc, int reverse)

@@ -22,6 +22,7 @@ from libc.string cimport memcpy
 
 from fastrnn._ext._blas cimport gemm, gemm_all, axpy, weight_grads
 from libc.stdlib cimport free, malloc
+from fastrnn._ext._csrc cimport fr_rgemm2
 
 from fastrnn._ext._elementwise cimport (lstm_fwd, lstm_bwd, keep_rows, mask_row,
                                         packing_pays, step_row_stride,
@@ -47,7 +48,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
             floating[:, :, ::1] z, floating[:, :, ::1] ac, int act, int ract,
             const unsigned char[:, ::1] mask=None,
             const floating[:, :, ::1] imask=None, const floating[:, :, ::1] rmask=None,
-            floating[:, ::1] xm=None, floating[:, ::1] hm=None, floating[:, ::1] xh=None,
+            floating[:, ::1] xm=None, floating[:, ::1] hm=None, floating[:, ::1] xs=None,
             int r0=0, int r1=-1, bint project=True):
     """Fill hs[1:], cs[1:], z and ac; hs[0] and cs[0] must hold the initial states.
 
@@ -56,7 +57,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
     (recurrent dropout); xm (T B, I) and hm (T B, H) are their scratch.
     project: compute z = x W for all rows first; then run the recurrence of rows
     [r0, r1) (r1 = -1: to the end; r1 = r0: none).
-    xh (B, I + H) or None: scratch that lets float32 without dropout masks compute
+    xs (B, I) or None: scratch that lets float32 without dropout masks compute
     z_t = [x_t, h_{t-1}] [W; U] per step in one packed product instead (see infer);
     project then has no effect.
     """
@@ -65,10 +66,10 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] W,
     cdef int t, nb = (B if r1 < 0 else r1) - r0
     cdef const unsigned char *m
     cdef float *P = NULL
-    if (xh is not None and imask is None and rmask is None and floating is float
+    if (xs is not None and imask is None and rmask is None and floating is float
             and packing_pays(T, B)):
         if nb > 0:
-            infer(x, W, U, b, hs, cs, z, ac, xh, act, ract, mask, r0, r1, every_step=True)
+            infer(x, W, U, b, hs, cs, z, ac, xs, act, ract, mask, r0, r1, every_step=True)
         return
     with nogil:
         if project:
@@ -164,12 +165,12 @@ def backward(const floating[:, :, ::1] x, const floating[:, ::1] W,
 def infer(const floating[:, :, :] x, const floating[:, ::1] W,
           const floating[:, ::1] U, const floating[::1] b,
           floating[:, :, ::1] hs, floating[:, :, ::1] cs,
-          floating[:, :, ::1] z, floating[:, :, ::1] ac, floating[:, ::1] xh,
+          floating[:, :, ::1] z, floating[:, :, ::1] ac, floating[:, ::1] xs,
           int act, int ract, const unsigned char[:, ::1] mask=None,
           int r0=0, int r1=-1, bint project=True, bint every_step=False):
     """Forward pass for inference: fills hs[1:] and cs[1:] as forward does, but keeps no
-    gates for a backward pass.  z (1, B, 4H), ac (1, B, H) and xh (B, I + H) are one
-    step's scratch.  Each step computes z = x_t W + h_{t-1} U in place, so the gates of
+    gates for a backward pass.  z (1, B, 4H), ac (1, B, H) and xs (B, I) are one
+    step's scratch (xs: x_t's rows gathered side by side for the packed product).  Each step computes z = x_t W + h_{t-1} U in place, so the gates of
     all steps (T B 4H floats) never go through memory; with the packed kernel it is one
     product [x_t, h_{t-1}] (B, I + H) times [W; U] (I + H, 4H), packed once per call.
     Rows [r0, r1) as in forward; project is accepted for the row-block driver and has
@@ -197,8 +198,8 @@ def infer(const floating[:, :, :] x, const floating[:, ::1] W,
     if nb <= 0:
         return
     if (z.shape[0] < (T if every_step else 1) or ac.shape[0] < z.shape[0]
-            or z.shape[1] < r0 + nb or ac.shape[1] < r0 + nb or xh.shape[0] < r0 + nb
-            or z.shape[2] != G or ac.shape[2] != H or xh.shape[1] != K
+            or z.shape[1] < r0 + nb or ac.shape[1] < r0 + nb or xs.shape[0] < r0 + nb
+            or z.shape[2] != G or ac.shape[2] != H or xs.shape[1] != I
             or (nh != T + 1 and nh != 2) or (nc != T + 1 and nc != 2)
             or (every_step and (nh != T + 1 or nc != T + 1))):
         raise ValueError("_lstm.infer: buffer shapes do not match the inputs")
@@ -216,12 +217,14 @@ def infer(const floating[:, :, :] x, const floating[:, ::1] W,
             s = t if every_step else 0          # the slot of this step's gates
             h_prev, h_next = &hs[t % nh, r0, 0], &hs[(t + 1) % nh, r0, 0]
             c_prev, c_next = &cs[t % nc, r0, 0], &cs[(t + 1) % nc, r0, 0]
-            if P != NULL:
+            if floating is float and P != NULL:
+                # [x_t, h_{t-1}] without joining them: x_t's rows gathered into xs
+                # (their stride in batch-major data would scatter the tile's reads),
+                # h_{t-1} read where the last step left it
                 for r in range(r0, r0 + nb):
-                    memcpy(&xh[r, 0], &x[t, r, 0], I * sizeof(floating))
-                    memcpy(&xh[r, I], h_prev + <long> (r - r0) * H, H * sizeof(floating))
-                rec_gemm(False, nb, G, K, &xh[r0, 0], K, &W[0, 0], G, P, <floating> 0,
-                         &z[s, r0, 0], G, t)
+                    memcpy(&xs[r, 0], &x[t, r, 0], I * sizeof(floating))
+                fr_rgemm2(nb, G, K, &xs[r0, 0], I, I, h_prev, H, P, 0,
+                          &z[s, r0, 0], G, t & 1)
             else:
                 gemm(False, False, nb, G, I, <floating> 1, &x[t, r0, 0], ldx, &W[0, 0], G,
                      <floating> 0, &z[s, r0, 0], G)

@@ -22,7 +22,7 @@ from fastrnn._ext._blas cimport gemm, gemm_all, axpy, weight_grads
 from libc.stdlib cimport free
 
 from fastrnn._ext._csrc cimport (fr_rgemm_supported, fr_rgemm_packed_size, fr_packed_alloc,
-                                 fr_packed_wants_huge, fr_rgemm_pack, fr_rgemm)
+                                 fr_packed_wants_huge, fr_rgemm_pack, fr_rgemm2)
 
 from fastrnn._ext._elementwise cimport (bias_act, act_grad, keep_rows, mask_split,
                                         mask_row, pack_recurrent, rec_gemm)
@@ -136,24 +136,34 @@ def packed_in_huge_pages(long floats, double flops):
 
 
 def packed_product(const float[:, ::1] a, const float[:, ::1] U, bint trans_u,
-                   float[:, ::1] c, float beta, bint reverse=False):
+                   float[:, ::1] c, float beta, bint reverse=False,
+                   const float[:, ::1] a2=None):
     """c[:, :n] = beta c[:, :n] + a (m, k) op(U) through the packed kernel of
     csrc/rgemm.c (for tests); op(U) (k, n) is U, or U^T when trans_u; c (m, ldc >= n);
-    reverse: the panels in reverse order, as odd steps run them.
+    reverse: the panels in reverse order, as odd steps run them.  a2 (m, k2) or None:
+    the product of [a, a2] (m, k + k2) instead, its two parts read where they are
+    (fr_rgemm2; a may then have no columns).
     Returns False, leaving c untouched, where the CPU lacks the kernel."""
-    cdef int m = a.shape[0], k = a.shape[1]
+    cdef int m = a.shape[0], k1 = a.shape[1], k2 = 0 if a2 is None else a2.shape[1]
+    cdef int k = k1 + k2
     cdef int n = U.shape[0] if trans_u else U.shape[1]
     cdef float *P
+    cdef const float *pa
+    cdef const float *pa2
     if c.shape[0] != m or (U.shape[1] if trans_u else U.shape[0]) != k or c.shape[1] < n \
-            or min(m, n, k) < 1:
+            or min(m, n, k) < 1 or (a2 is not None and a2.shape[0] != m) \
+            or (a2 is None and k1 < 1):
         raise ValueError("packed_product: shapes do not agree")
     if not fr_rgemm_supported():
         return False
+    pa = &a[0, 0] if k1 > 0 else NULL
+    pa2 = &a2[0, 0] if k2 > 0 else pa
     P = fr_packed_alloc(fr_rgemm_packed_size(k, n), 2.0 * m * n * k)
     if P == NULL:
         raise MemoryError()
     with nogil:
         fr_rgemm_pack(&U[0, 0], k, n, U.shape[1], trans_u, P)
-        fr_rgemm(m, n, k, &a[0, 0], k, P, beta, &c[0, 0], c.shape[1], reverse)
+        fr_rgemm2(m, n, k, pa if k1 > 0 else pa2, k1 if k1 > 0 else k2, k1, pa2,
+                  k2 if k2 > 0 else k1, P, beta, &c[0, 0], c.shape[1], reverse)
     free(P)
     return True

@@ -484,9 +484,9 @@ class LSTM(RNN):
             hs, cs = np.zeros((_state_slots(self, T), B, H), dt), np.zeros((2, B, H), dt)
             return {"hs": hs, "cs": cs, "h0": hs[0], "c0": cs[0],
                     "z": np.empty((1, B, 4 * H), dt), "ac": np.empty((1, B, H), dt),
-                    "xh": np.empty((B, I + H), dt)}
+                    "xs": np.empty((B, I), dt)}
         hs, cs = np.zeros((T + 1, B, H), dt), np.zeros((T + 1, B, H), dt)
-        return {"hs": hs, "cs": cs, "h0": hs[0], "c0": cs[0], "xh": np.empty((B, I + H), dt),
+        return {"hs": hs, "cs": cs, "h0": hs[0], "c0": cs[0], "xs": np.empty((B, I), dt),
                 "z": np.empty((T, B, 4 * H), dt), "ac": np.empty((T, B, H), dt),
                 "dx": np.empty((T, B, I), dt), "dh0": np.empty((B, H), dt),
                 "dc0": np.empty((B, H), dt), "db": np.empty(4 * H, dt)}
@@ -499,11 +499,11 @@ class LSTM(RNN):
         self._run(_lstm.forward, ws, (ws["xt"], self.kernel, self.recurrent_kernel, self.bias,
                                       ws["hs"], ws["cs"], ws["z"], ws["ac"], self._act,
                                       self._ract, ws["mask"]),
-                  dict(self._dropout_args(ws), xh=ws["xh"]), forward=True)
+                  dict(self._dropout_args(ws), xs=ws["xs"]), forward=True)
 
     def _kernel_infer(self, ws):
         self._run(_lstm.infer, ws, (ws["xt"], self.kernel, self.recurrent_kernel, self.bias,
-                                    ws["hs"], ws["cs"], ws["z"], ws["ac"], ws["xh"],
+                                    ws["hs"], ws["cs"], ws["z"], ws["ac"], ws["xs"],
                                     self._act, self._ract, ws["mask"]), {}, forward=True)
 
     def _kernel_backward(self, ws, dyt, sequences, dstates):
