@@ -145,22 +145,19 @@ FR_TARGET_512 FR_INLINE void tile512(const int ROWS, const int TA, int K, const 
         a[r] = A + r * lda;
         a2[r] = A2 + r * lda2;
     }
-#define FR_STEP512(A_RK)                                                                  \
-    {                                                                                     \
-        __m512 b0 = _mm512_loadu_ps(B + k * ldb);                                         \
-        __m512 b1 = _mm512_loadu_ps(B + k * ldb + 16);                                    \
-        for (int r = 0; r < ROWS; r++) {                                                  \
-            __m512 ar = _mm512_set1_ps(A_RK);                                             \
-            c0[r] = _mm512_fmadd_ps(ar, b0, c0[r]);                                       \
-            c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);                                       \
-        }                                                                                 \
+    /* part 0: columns [0, K1) from a (or the transposed A); part 1: [K1, K) from a2 */
+    for (int part = 0, k = 0; part < 2; part++) {
+        const float *const *src = part ? a2 : a;
+        for (const int k0 = part ? K1 : 0, kend = part ? K : K1; k < kend; k++) {
+            __m512 b0 = _mm512_loadu_ps(B + k * ldb);
+            __m512 b1 = _mm512_loadu_ps(B + k * ldb + 16);
+            for (int r = 0; r < ROWS; r++) {
+                __m512 ar = _mm512_set1_ps(TA ? A[k * lda + r] : src[r][k - k0]);
+                c0[r] = _mm512_fmadd_ps(ar, b0, c0[r]);
+                c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
+            }
+        }
     }
-    int k = 0;
-    for (; k < K1; k++)
-        FR_STEP512(TA ? A[k * lda + r] : a[r][k])
-    for (; k < K; k++)              /* the same sum order as one source of K columns */
-        FR_STEP512(a2[r][k - K1])
-#undef FR_STEP512
     __m512 vb = _mm512_set1_ps(beta);
     __mmask16 m0 = lanes512(cols, 0), m1 = lanes512(cols, 1);
     for (int r = 0; r < ROWS; r++) {
@@ -196,22 +193,19 @@ FR_TARGET_256 FR_INLINE void block256(const int ROWS, const int TA, int K, const
         a[r] = A + r * lda;
         a2[r] = A2 + r * lda2;
     }
-#define FR_STEP256(A_RK)                                                                  \
-    {                                                                                     \
-        __m256 b0 = _mm256_loadu_ps(B + k * ldb);                                         \
-        __m256 b1 = _mm256_loadu_ps(B + k * ldb + 8);                                     \
-        for (int r = 0; r < ROWS; r++) {                                                  \
-            __m256 ar = _mm256_set1_ps(A_RK);                                             \
-            c0[r] = _mm256_fmadd_ps(ar, b0, c0[r]);                                       \
-            c1[r] = _mm256_fmadd_ps(ar, b1, c1[r]);                                       \
-        }                                                                                 \
+    /* part 0: columns [0, K1) from a (or the transposed A); part 1: [K1, K) from a2 */
+    for (int part = 0, k = 0; part < 2; part++) {
+        const float *const *src = part ? a2 : a;
+        for (const int k0 = part ? K1 : 0, kend = part ? K : K1; k < kend; k++) {
+            __m256 b0 = _mm256_loadu_ps(B + k * ldb);
+            __m256 b1 = _mm256_loadu_ps(B + k * ldb + 8);
+            for (int r = 0; r < ROWS; r++) {
+                __m256 ar = _mm256_set1_ps(TA ? A[k * lda + r] : src[r][k - k0]);
+                c0[r] = _mm256_fmadd_ps(ar, b0, c0[r]);
+                c1[r] = _mm256_fmadd_ps(ar, b1, c1[r]);
+            }
+        }
     }
-    int k = 0;
-    for (; k < K1; k++)
-        FR_STEP256(TA ? A[k * lda + r] : a[r][k])
-    for (; k < K; k++)
-        FR_STEP256(a2[r][k - K1])
-#undef FR_STEP256
     __m256 vb = _mm256_set1_ps(beta);
     __m256i m0 = lanes256(cols, 0), m1 = lanes256(cols, 1);
     for (int r = 0; r < ROWS; r++) {

@@ -170,9 +170,10 @@ def infer(const floating[:, :, :] x, const floating[:, ::1] W,
           int r0=0, int r1=-1, bint project=True, bint every_step=False):
     """Forward pass for inference: fills hs[1:] and cs[1:] as forward does, but keeps no
     gates for a backward pass.  z (1, B, 4H), ac (1, B, H) and xs (B, I) are one
-    step's scratch (xs: x_t's rows gathered side by side for the packed product).  Each step computes z = x_t W + h_{t-1} U in place, so the gates of
+    step's scratch.  Each step computes z = x_t W + h_{t-1} U in place, so the gates of
     all steps (T B 4H floats) never go through memory; with the packed kernel it is one
-    product [x_t, h_{t-1}] (B, I + H) times [W; U] (I + H, 4H), packed once per call.
+    product [x_t, h_{t-1}] (B, I + H) times [W; U] (I + H, 4H), packed once per call,
+    whose two parts are read from xs (x_t's rows, gathered) and h_{t-1} in place.
     Rows [r0, r1) as in forward; project is accepted for the row-block driver and has
     no effect (every block projects its own rows step by step).  every_step: z and ac
     are (T, B, .) and keep every step's gates, as forward leaves them for backward.

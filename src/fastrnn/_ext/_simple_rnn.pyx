@@ -156,14 +156,13 @@ def packed_product(const float[:, ::1] a, const float[:, ::1] U, bint trans_u,
         raise ValueError("packed_product: shapes do not agree")
     if not fr_rgemm_supported():
         return False
-    pa = &a[0, 0] if k1 > 0 else NULL
+    pa = &a[0, 0] if k1 > 0 else &a2[0, 0]     # a part without columns is never read
     pa2 = &a2[0, 0] if k2 > 0 else pa
     P = fr_packed_alloc(fr_rgemm_packed_size(k, n), 2.0 * m * n * k)
     if P == NULL:
         raise MemoryError()
     with nogil:
         fr_rgemm_pack(&U[0, 0], k, n, U.shape[1], trans_u, P)
-        fr_rgemm2(m, n, k, pa if k1 > 0 else pa2, k1 if k1 > 0 else k2, k1, pa2,
-                  k2 if k2 > 0 else k1, P, beta, &c[0, 0], c.shape[1], reverse)
+        fr_rgemm2(m, n, k, pa, k1, k1, pa2, k2, P, beta, &c[0, 0], c.shape[1], reverse)
     free(P)
     return True
