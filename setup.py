@@ -23,7 +23,7 @@ DIRECTIVES = {
     "embedsignature": True,
 }
 
-GATES = ["csrc/activations.c", "csrc/gates.c", "csrc/rgemm.c"]
+GATES = ["csrc/activations.c", "csrc/gates.c", "csrc/lstm512.c", "csrc/rgemm.c"]
 C_HEADERS = sorted(glob.glob("csrc/*.h"))   # rebuild when a header changes
 COMMON = dict(
     include_dirs=["csrc", np.get_include()],

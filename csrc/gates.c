@@ -4,9 +4,11 @@
 
 #define T float
 #define FR(name) name##_f
+#define FR_LSTM_FWD_SIMD fr_lstm_fwd512_f
 #include "gates_impl.h"
 #undef T
 #undef FR
+#undef FR_LSTM_FWD_SIMD
 
 #define T double
 #define FR(name) name##_d

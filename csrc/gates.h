@@ -67,4 +67,9 @@
 FR_DECLARE_GATES(float, f)
 FR_DECLARE_GATES(double, d)
 
+/* fr_lstm_fwd_f for tanh and sigmoid in AVX-512 (lstm512.c); fr_lstm_fwd_f calls it
+ * first.  Returns 0, having done nothing, where the CPU or FASTRNN_KERNEL rules it out. */
+int fr_lstm_fwd512_f(float *z, const float *b, const float *c_prev, float *c, float *ac,
+                     float *h, int B, int H);
+
 #endif

@@ -35,6 +35,11 @@ FR_ROW FR(lstm_fwd_row)(T *restrict zr, const T *restrict b, const T *restrict c
 
 FR_KERNEL void FR(fr_lstm_fwd)(T *z, const T *b, const T *c_prev, T *c, T *ac, T *h,
                      int B, int H, int act, int ract) {
+#ifdef FR_LSTM_FWD_SIMD
+    /* float, tanh and sigmoid: the AVX-512 kernel of lstm512.c where the CPU has it */
+    if (FR_FAST(act, ract) && FR_LSTM_FWD_SIMD(z, b, c_prev, c, ac, h, B, H))
+        return;
+#endif
     for (int r = 0; r < B; r++) {
         long o1 = (long)r * H, o4 = 4 * o1;
         if (FR_FAST(act, ract))
