@@ -87,7 +87,10 @@ float *fr_packed_alloc(long floats, double flops) {
         return p;
     }
 #endif
-    return malloc(bytes);
+    /* 64-byte aligned (malloc gives 16, which puts every panel vector across two cache
+     * lines: a packed product at 64 x 128 x 512 ran 8-18% slower so) */
+    void *p = NULL;
+    return posix_memalign(&p, 64, bytes > 0 ? bytes : 64) == 0 ? p : NULL;
 }
 
 void fr_rgemm_pack(const float *U, int K, int N, int ldu, int trans, float *P) {
@@ -443,7 +446,8 @@ static void sgemm_terms(int ta, int tb, int N, int K, const float *B, int ldb, f
     if (N <= 0 || (mmax <= 0 && db == NULL))
         return;
     int ka = K < FR_KC ? K : FR_KC, ma = mmax < FR_MC ? mmax : FR_MC, na = N < FR_NC ? N : FR_NC;
-    long a_size = ta ? (long)ka * ((ma + FR_MR - 1) / FR_MR) * FR_MR : 0;
+    /* a_size: whole 64-byte lines, so that the strips of Bp start aligned as Ap does */
+    long a_size = ta ? ((long)ka * ((ma + FR_MR - 1) / FR_MR) * FR_MR + 15) / 16 * 16 : 0;
     long b_size = (long)ka * ((na + FR_NR - 1) / FR_NR) * FR_NR;
     double flops = 0;
     for (int i = 0; i < n; i++)
