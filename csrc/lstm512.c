@@ -88,13 +88,18 @@ T512 INL __m512 tanh512(__m512 x) {
         0xe4));
 }
 
-/* One row; lanes: the units that exist in this 16-unit block (masked loads read 0 and
- * masked stores leave the rest untouched).  Two passes as in gates_impl.h: the gates,
- * then the cell, so that the iterations of each pass are independent. */
+/* The lanes of a 16-unit block holding one of the n units left (masked loads read 0
+ * there, masked stores leave the rest untouched). */
+INL __mmask16 lanes16(int n) {
+    return n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
+}
+
+/* One row.  Two passes as in gates_impl.h: the gates, then the cell, so that the
+ * iterations of each pass are independent. */
 T512 static void row512(float *zr, const float *b, const float *cp, float *cr, float *ar,
                         float *hr, int H) {
     for (int j = 0; j < H; j += 16) {
-        __mmask16 lanes = H - j >= 16 ? 0xFFFF : (__mmask16)((1u << (H - j)) - 1);
+        __mmask16 lanes = lanes16(H - j);
         for (int g = 0; g < 4; g++) {
             float *zg = zr + g * H + j;
             __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, zg),
@@ -103,7 +108,7 @@ T512 static void row512(float *zr, const float *b, const float *cp, float *cr, f
         }
     }
     for (int j = 0; j < H; j += 16) {
-        __mmask16 lanes = H - j >= 16 ? 0xFFFF : (__mmask16)((1u << (H - j)) - 1);
+        __mmask16 lanes = lanes16(H - j);
         __m512 i = _mm512_maskz_loadu_ps(lanes, zr + j);
         __m512 f = _mm512_maskz_loadu_ps(lanes, zr + H + j);
         __m512 g = _mm512_maskz_loadu_ps(lanes, zr + 2 * H + j);
