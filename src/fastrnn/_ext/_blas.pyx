@@ -45,11 +45,13 @@ cdef extern from "rgemm.h" nogil:
                            float *a, int *lda, float *b, int *ldb, float *beta, float *c,
                            int *ldc)
 
-# float32 all-rows products go to csrc/rgemm.c's AVX-512 kernel where the CPU has it
-# and it pays (see gemm_all); tests may turn it off.  Its AVX2 kernel measured level
-# with OpenBLAS's own AVX2 kernels on these products, so they stay with BLAS there
-# (the per-step products, where BLAS re-packs the recurrent matrix, use it).
-cdef bint OWN_SGEMM = fr_rgemm_level() >= 2
+# float32 all-rows products go to csrc/rgemm.c's kernel where the CPU has it and it pays
+# (see gemm_all); tests may turn it off.  With AVX-512 it measured faster than OpenBLAS
+# at every width it takes; its AVX2 kernel (AMD Zen 3, one core) only up to outputs and
+# depths of 512: the products of W1-W3 1.1-1.5x faster (weight gradients x^T dz most),
+# W4's (N 2048) level or 10% slower, so wider ones stay with BLAS there.
+cdef bint OWN_SGEMM = fr_rgemm_level() >= 1
+cdef int OWN_MAX_WIDTH = 0 if fr_rgemm_level() >= 2 else 512     # 0: no limit
 
 # Work (flops) below which another thread costs more than it saves.
 cdef double MIN_PART_FLOPS = 4e6
@@ -76,6 +78,12 @@ def use_own_sgemm(bint on):
     global OWN_SGEMM
     old, OWN_SGEMM = OWN_SGEMM, bool(on and fr_rgemm_supported())   # any level: tests
     return old
+
+
+def own_max_width():
+    """The widest float32 product (columns of C) gemm_all and weight_gradients give
+    csrc/rgemm.c's kernel when use_own_sgemm is on; 0 means no limit.  For tests."""
+    return OWN_MAX_WIDTH
 
 
 def set_min_part_flops(double flops):
@@ -153,9 +161,11 @@ cdef void gemm_all(bint trans_a, bint trans_b, int m, int n, int k,
     # csrc/rgemm.c's product where it measured faster than OpenBLAS (one core, AVX-512):
     # op(A) transposed (weight gradients X^T dZ: 1.0-1.5x) and outputs up to 512 wide
     # with K up to 512 (projections, input gradients of the layers: 1.1-1.3x).  Wider
-    # products are bound by writing C, which OpenBLAS's blocking does better.
+    # products are bound by writing C, which OpenBLAS's blocking does better.  With
+    # AVX2 only, transposed ones also only up to OWN_MAX_WIDTH.
     cdef bint own = (floating is float and OWN_SGEMM and alpha == 1
-                     and (trans_a or (n <= 512 and k <= 512)))
+                     and ((trans_a and (OWN_MAX_WIDTH == 0 or n <= OWN_MAX_WIDTH))
+                          or (n <= 512 and k <= 512)))
     if m == 0 or n == 0:
         return
     if parts <= 1:
@@ -190,7 +200,7 @@ cdef void weight_grads(int K, int N, const floating *dz, int ldz,
     if N <= 0:
         return
     if floating is float:
-        if OWN_SGEMM:
+        if OWN_SGEMM and (OWN_MAX_WIDTH == 0 or N <= OWN_MAX_WIDTH):
             if m1 > 0:
                 terms[n].M, terms[n].A, terms[n].lda, terms[n].C, terms[n].ldc = \
                     m1, a1, lda1, c1, ldc1
